@@ -1,0 +1,1 @@
+"""The ``fwf`` command line."""

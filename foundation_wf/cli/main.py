@@ -1,0 +1,40 @@
+"""Entry point of the ``fwf`` command: one module per subcommand, each with add_parser/run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from foundation_wf.cli import dataset_cmd, hf_cmd
+
+SUBCOMMANDS = (dataset_cmd, hf_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fwf",
+        description=(
+            "foundation_wf: transferable neural-network wavefunctions. Pretrain one network "
+            "across molecules and geometries by variational Monte Carlo, then evaluate new "
+            "geometries zero-shot or fine-tune. Atomic units (bohr, hartree) throughout."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"fwf {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

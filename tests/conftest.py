@@ -1,0 +1,21 @@
+"""Shared fixtures: float64 JAX for exact-property tests, a private HF cache per session."""
+
+import os
+
+import jax
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory):
+    """Keep test HF results out of the user's cache."""
+    path = tmp_path_factory.mktemp("hf_cache")
+    previous = os.environ.get("FWF_CACHE_DIR")
+    os.environ["FWF_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("FWF_CACHE_DIR", None)
+    else:
+        os.environ["FWF_CACHE_DIR"] = previous

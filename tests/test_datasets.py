@@ -1,0 +1,79 @@
+"""Geometry datasets: generators, JSON Lines through Hugging Face datasets, the CLI."""
+
+import datasets as hf_datasets
+import numpy as np
+import pytest
+
+from foundation_wf import Molecule
+from foundation_wf.cli.main import main
+from foundation_wf.data import generators
+from foundation_wf.data.io import (
+    DatasetError, dataset_fingerprint, load_geometries, save_geometries,
+)
+
+
+def test_top_level_datasets_folder_does_not_shadow_the_library():
+    assert hasattr(hf_datasets, "load_dataset")
+
+
+def test_generate_save_load_roundtrip(tmp_path):
+    records = generators.hydrogen_chains([2, 3], [1.4, 2.0])
+    records += generators.distorted_variants(
+        Molecule.from_xyz("datasets/small_molecules/source/H2O.xyz"), count=3, seed=1)
+    save_geometries(records, tmp_path / "set")
+    loaded = load_geometries(tmp_path / "set")
+    assert [r.molecule for r in loaded] == [r.molecule for r in records]
+    assert [r.scan for r in loaded] == [r.scan for r in records]
+    assert dataset_fingerprint(loaded) == dataset_fingerprint(records)
+    assert loaded[2].molecule.spin == 1  # H3 is a doublet
+
+
+def test_distortions_are_seeded_and_keep_bond_ratios():
+    water = Molecule.from_xyz("datasets/small_molecules/source/H2O.xyz")
+    a = generators.distorted_variants(water, count=5, seed=7, bond_ratio=(0.95, 1.05))
+    b = generators.distorted_variants(water, count=5, seed=7, bond_ratio=(0.95, 1.05))
+    assert [r.molecule for r in a] == [r.molecule for r in b]
+    for record in a:
+        for i, j in generators.bonded_pairs(water):
+            old = np.linalg.norm(water.coords[i] - water.coords[j])
+            new = np.linalg.norm(record.molecule.coords[i] - record.molecule.coords[j])
+            assert 0.95 <= new / old <= 1.05
+
+
+def test_shipped_datasets_load_with_references():
+    chains = load_geometries("hydrogen_chains")
+    assert {r.compound for r in chains} == {"H2", "H4", "H6"}
+    reference = {r.name: r for r in load_geometries("reference")}
+    assert reference["He"].reference_energy == pytest.approx(-2.903724377034)
+    assert reference["Li"].molecule.spin == 1
+    small = {r.compound for r in load_geometries("small_molecules")}
+    assert {"LiH", "H2O", "NH3", "CH4", "N2"} <= small
+
+
+def test_missing_dataset_names_what_exists():
+    with pytest.raises(DatasetError, match="available: .*hydrogen_chains"):
+        load_geometries("no_such_set")
+
+
+def test_bad_row_is_named(tmp_path):
+    (tmp_path / "bad.jsonl").write_text(
+        '{"name": "broken", "symbols": ["H", "H"], "coordinates_bohr": [[0,0,0],[0,0,0]]}\n')
+    with pytest.raises(ValueError, match="broken.*overlap"):
+        load_geometries(tmp_path / "bad.jsonl")
+
+
+def test_cli_make_show_and_hf(tmp_path, capsys):
+    out = tmp_path / "chains"
+    assert main(["dataset", "make", "hchain", "--n-atoms", "2", "--spacings", "1.4:2.0:2",
+                 "--out", str(out)]) == 0
+    assert main(["dataset", "show", str(out)]) == 0
+    assert "H2_d2.000" in capsys.readouterr().out
+    assert main(["hf", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    table = capsys.readouterr().out
+    assert "H2_d1.400" in table and "-1.1253" in table and "[2, 1, 42]" in table
+
+
+def test_cli_error_is_one_line(tmp_path, capsys):
+    assert main(["hf", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("fwf hf: error: dataset") and "\n" not in error
