@@ -77,3 +77,8 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     assert main(["hf", str(tmp_path / "missing")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("fwf hf: error: dataset") and "\n" not in error
+
+
+def test_cli_model_info(capsys):
+    assert main(["model", "info", "--preset", "tiny"]) == 0
+    assert "tiny:     7,222 parameters" in capsys.readouterr().out

@@ -1,0 +1,59 @@
+"""Pure functions around the Flax module: init, per-geometry orbitals, batched log|psi|."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from foundation_wf.ansatz.geometry import GeometryInput
+from foundation_wf.ansatz.gnn import OrbitalParameters
+from foundation_wf.ansatz.presets import ModelConfig, model_preset
+from foundation_wf.ansatz.wavefunction import TransferableWavefunction
+from foundation_wf.hf.settings import DescriptorSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class Ansatz:
+    """The transferable ansatz as pure functions of (params, geometry, electrons)."""
+
+    config: ModelConfig
+    settings: DescriptorSettings
+
+    @property
+    def module(self) -> TransferableWavefunction:
+        return TransferableWavefunction(self.config, self.settings)
+
+    def init(self, key: jax.Array, geometry: GeometryInput) -> dict:
+        """Random parameters; their shapes do not depend on the geometry used here."""
+        n = geometry.n_up + geometry.n_down
+        electrons = jax.random.normal(key, (n, 3), geometry.coords.dtype)
+        return jax.jit(self.module.init)(key, geometry, electrons)
+
+    def orbitals(self, params: dict, geometry: GeometryInput) -> OrbitalParameters:
+        """Per-geometry network orbitals (compute once, share across walkers)."""
+        return self.module.apply(params, geometry, method=TransferableWavefunction.orbitals)
+
+    def log_psi(self, params: dict, orbitals: OrbitalParameters, geometry: GeometryInput,
+                electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign, log|psi|) of one walker, electrons [N, 3] bohr, up electrons first."""
+        return self.module.apply(params, orbitals, geometry, electrons,
+                                 method=TransferableWavefunction.log_psi)
+
+    def batch_log_psi(self, params: dict, geometry: GeometryInput,
+                      electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign [B], log|psi| [B]) for walkers [B, N, 3]; the GNN runs once for all."""
+        orbitals = self.orbitals(params, geometry)
+        return jax.vmap(self.log_psi, in_axes=(None, None, None, 0))(
+            params, orbitals, geometry, electrons)
+
+
+def make_ansatz(preset: str | ModelConfig = "small",
+                settings: DescriptorSettings | None = None) -> Ansatz:
+    config = model_preset(preset) if isinstance(preset, str) else preset
+    return Ansatz(config, settings or DescriptorSettings())
+
+
+def parameter_count(params) -> int:
+    return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))

@@ -1,0 +1,132 @@
+"""Exact properties of the transferable ansatz, in float64."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from foundation_wf import Molecule, MoleculeError
+from foundation_wf.ansatz import geometry_input, make_ansatz
+from foundation_wf.data.generators import hydrogen_chain, random_rotation
+from foundation_wf.hf import DescriptorSettings, geometry_hf
+
+SETTINGS = DescriptorSettings()
+ANSATZ = make_ansatz("tiny", SETTINGS)
+batch_log_psi = jax.jit(ANSATZ.batch_log_psi)
+LIH = Molecule.from_symbols(["Li", "H"], [[0, 0, 0], [0, 0, 3.015]], unit="bohr", name="LiH")
+NH3 = Molecule.from_xyz("datasets/small_molecules/source/NH3.xyz")
+
+
+def geometry(molecule):
+    return geometry_input(molecule, geometry_hf(molecule, SETTINGS), SETTINGS, jnp.float64)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _perturbed(params, key, scale):
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    leaves = [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    return jax.tree_util.tree_unflatten(tree, leaves)
+
+
+def random_params(molecule, seed=0, scale=0.3):
+    """Parameters with every entry (biases included) perturbed away from initialization."""
+    return _perturbed(ANSATZ.init(jax.random.PRNGKey(seed), geometry(molecule)),
+                      jax.random.PRNGKey(seed + 1000), scale)
+
+
+def electrons_near(molecule, key, n_walkers=4):
+    n = molecule.n_electrons
+    centres = jnp.asarray(molecule.coords)[jnp.arange(n) % molecule.n_atoms]
+    return centres + jax.random.normal(key, (n_walkers, n, 3))
+
+
+def test_exchanging_same_spin_electrons_negates_psi():
+    params, geo = random_params(LIH), geometry(LIH)
+    x = electrons_near(LIH, jax.random.PRNGKey(1))
+    sign, log_abs = batch_log_psi(params, geo, x)
+    for i, j in [(0, 1), (2, 3)]:  # two up electrons, then two down electrons
+        swapped = x.at[:, [i, j]].set(x[:, [j, i]])
+        sign_s, log_s = batch_log_psi(params, geo, swapped)
+        np.testing.assert_allclose(log_s, log_abs, atol=1e-10)
+        np.testing.assert_array_equal(sign_s, -sign)
+
+
+@pytest.mark.parametrize("spin, orbital", [("up", 0), ("up", 1), ("down", 0), ("down", 1)])
+def test_flipping_an_orbital_descriptor_flips_only_the_sign(spin, orbital):
+    params, geo = random_params(LIH, seed=2), geometry(LIH)
+    assert all(np.all(np.abs(b) > 0) for b in jax.tree_util.tree_leaves(params))
+    field = "desc_up" if spin == "up" else "desc_down"
+    flipped = geo.replace(**{field: getattr(geo, field).at[:, orbital].multiply(-1.0)})
+    x = electrons_near(LIH, jax.random.PRNGKey(3))
+    sign, log_abs = batch_log_psi(params, geo, x)
+    sign_f, log_f = batch_log_psi(params, flipped, x)
+    np.testing.assert_allclose(log_f, log_abs, atol=1e-10)
+    np.testing.assert_array_equal(sign_f, -sign)
+    # Network orbital k flips, everything else is unchanged.
+    k = orbital if spin == "up" else geo.n_up + orbital
+    a, b = ANSATZ.orbitals(params, geo), ANSATZ.orbitals(params, flipped)
+    np.testing.assert_allclose(b.features[:, :, :, k], -a.features[:, :, :, k], atol=1e-12)
+    np.testing.assert_allclose(b.exponents, a.exponents, atol=1e-12)
+    others = np.arange(a.features.shape[3]) != k
+    np.testing.assert_allclose(b.features[:, :, :, others], a.features[:, :, :, others],
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("molecule", [LIH, NH3], ids=["LiH", "NH3"])
+def test_rotation_and_translation_invariance(molecule):
+    params = random_params(molecule, seed=4, scale=0.1)
+    rotation = random_rotation(np.random.default_rng(5))
+    shift = np.array([0.7, -1.3, 2.1])
+    moved = molecule.with_coords(molecule.coords @ rotation.T + shift)
+    x = electrons_near(molecule, jax.random.PRNGKey(6))
+    x_moved = x @ jnp.asarray(rotation).T + shift
+    _, log_abs = batch_log_psi(params, geometry(molecule), x)
+    _, log_moved = batch_log_psi(params, geometry(moved), x_moved)
+    np.testing.assert_allclose(log_moved, log_abs, atol=1e-6)
+
+
+def test_one_parameter_set_for_molecules_of_any_size():
+    molecules = [hydrogen_chain(2, 1.4), hydrogen_chain(4, 1.8), LIH, hydrogen_chain(10, 1.8)]
+    shapes = [jax.tree_util.tree_map(
+        jnp.shape, jax.eval_shape(ANSATZ.init, jax.random.PRNGKey(0), geometry(m)))
+        for m in molecules]
+    assert all(s == shapes[0] for s in shapes)
+    params = random_params(LIH, scale=0.05)
+    for m in molecules:
+        _, log_abs = batch_log_psi(params, geometry(m), electrons_near(m, jax.random.PRNGKey(7)))
+        assert np.all(np.isfinite(log_abs))
+
+
+def test_batched_equals_per_walker():
+    params, geo = random_params(LIH), geometry(LIH)
+    x = electrons_near(LIH, jax.random.PRNGKey(8), n_walkers=3)
+    signs, logs = batch_log_psi(params, geo, x)
+    orbitals = ANSATZ.orbitals(params, geo)
+    single = jax.jit(ANSATZ.log_psi)
+    for walker in range(3):
+        sign, log_abs = single(params, orbitals, geo, x[walker])
+        assert sign == signs[walker]
+        np.testing.assert_allclose(log_abs, logs[walker], rtol=1e-12)
+
+
+def test_finite_on_nuclei_and_coalescing_electrons():
+    params, geo = random_params(LIH, scale=0.05), geometry(LIH)
+    # Up electrons on the Li nucleus and at a point; a down electron on top of that up
+    # electron, the other down electron on the H nucleus.
+    x = jnp.asarray([[0.0, 0, 0], [0.3, 0.2, 1.0], [0.3, 0.2, 1.0], [0, 0, 3.015]])
+    def log_abs(p, r):
+        return batch_log_psi(p, geo, r[None])[1][0]
+    value = log_abs(params, x)
+    grad_params = jax.grad(log_abs)(params, x)
+    grad_x = jax.grad(log_abs, argnums=1)(params, x)
+    assert np.isfinite(value) and np.all(np.isfinite(grad_x))
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grad_params))
+
+
+def test_element_outside_model_element_set_is_refused():
+    narrow = DescriptorSettings(elements=("H", "Li"))
+    with pytest.raises(MoleculeError, match="N outside the configured element set"):
+        geometry_input(NH3, geometry_hf(NH3, SETTINGS), narrow)
