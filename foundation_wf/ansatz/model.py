@@ -6,12 +6,25 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import kfac_jax
 
 from foundation_wf.ansatz.geometry import GeometryInput
 from foundation_wf.ansatz.gnn import OrbitalParameters
 from foundation_wf.ansatz.presets import ModelConfig, model_preset
 from foundation_wf.ansatz.wavefunction import TransferableWavefunction
 from foundation_wf.hf.settings import DescriptorSettings
+
+
+def tag_per_geometry_params(params: dict) -> dict:
+    """Give each orbital-GNN parameter its own diagonal (generic) KFAC curvature block.
+
+    The GNN runs once per geometry, so its layers have no walker batch axis and KFAC's
+    Kronecker-factored dense blocks (which need one) do not apply; the tag is the identity
+    outside KFAC.
+    """
+    inner = dict(params["params"])
+    inner["gnn"] = jax.tree_util.tree_map(kfac_jax.register_generic, inner["gnn"])
+    return {**params, "params": inner}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +46,8 @@ class Ansatz:
 
     def orbitals(self, params: dict, geometry: GeometryInput) -> OrbitalParameters:
         """Per-geometry network orbitals (compute once, share across walkers)."""
-        return self.module.apply(params, geometry, method=TransferableWavefunction.orbitals)
+        return self.module.apply(tag_per_geometry_params(params), geometry,
+                                 method=TransferableWavefunction.orbitals)
 
     def log_psi(self, params: dict, orbitals: OrbitalParameters, geometry: GeometryInput,
                 electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -1,0 +1,1 @@
+"""The VMC engine: local energy, MCMC, energy loss, optimizers, statistics."""

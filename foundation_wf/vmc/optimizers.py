@@ -1,0 +1,116 @@
+"""Optimizers behind one interface: KFAC (kfac-jax, default) and Adam/RMSProp/SGD (optax).
+
+    opt = make_optimizer(config, loss)          # loss(params, batch) -> (energy, aux)
+    state = opt.init(params, key, batch)
+    params, state, energy, aux = opt.step(params, state, key, batch)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import kfac_jax
+import optax
+
+OPTIMIZERS = ("kfac", "adam", "rmsprop", "sgd")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """Optimizer settings.
+
+    Attributes:
+      name: kfac | adam | rmsprop | sgd.
+      learning_rate: initial learning rate lr0; lr(t) = lr0 / (1 + (t + offset) / decay_time).
+      decay_time: steps over which the learning rate halves (hyperbolic decay).
+      schedule_offset: added to the step in the schedule (fine-tuning starts further along).
+      damping: KFAC damping (Tikhonov), fixed.
+      norm_constraint: KFAC bound on the squared step norm in the Fisher metric.
+      curvature_ema: KFAC moving-average decay of the curvature factors.
+      inverse_update_period: KFAC steps between factor inversions.
+      momentum: momentum (KFAC and SGD).
+    """
+
+    name: str = "kfac"
+    learning_rate: float = 0.05
+    decay_time: float = 1000.0
+    schedule_offset: int = 0
+    damping: float = 1e-3
+    norm_constraint: float = 1e-3
+    curvature_ema: float = 0.95
+    inverse_update_period: int = 1
+    momentum: float = 0.0
+
+    def __post_init__(self):
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
+        if self.learning_rate <= 0 or self.decay_time <= 0:
+            raise ValueError("optimizer learning_rate and decay_time must be positive")
+
+    def schedule(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
+        return lambda t: self.learning_rate / (1.0 + (t + self.schedule_offset) / self.decay_time)
+
+
+@dataclasses.dataclass
+class VMCOptimizer:
+    init: Callable[[Any, jax.Array, dict], Any]
+    step: Callable[[Any, Any, jax.Array, dict], tuple]
+
+
+def batch_size(batch: dict) -> int:
+    return batch["electrons"].shape[0]
+
+
+def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
+    optimizer = kfac_jax.Optimizer(
+        value_and_grad_func=jax.value_and_grad(loss, has_aux=True),
+        l2_reg=0.0,
+        value_func_has_aux=True,
+        learning_rate_schedule=config.schedule(),
+        momentum_schedule=lambda t: jnp.asarray(config.momentum),
+        damping_schedule=lambda t: jnp.asarray(config.damping),
+        norm_constraint=config.norm_constraint,
+        curvature_ema=config.curvature_ema,
+        inverse_update_period=config.inverse_update_period,
+        min_damping=1e-8,
+        num_burnin_steps=0,
+        estimation_mode="fisher_exact",
+        batch_size_extractor=batch_size,
+        multi_device=False,
+        # No masking: kfac-jax would treat rows whose output gradient is exactly zero as
+        # padding, and divide by zero when a layer has no gradient at all (e.g. the p-like
+        # orbital weights of an atom with neither p shells nor bonds, such as He).
+        layer_tag_to_block_ctor={"repeated_dense": functools.partial(
+            kfac_jax.RepeatedDenseKroneckerFactored, use_masking=False)},
+    )
+
+    def step(params, state, key, batch):
+        params, state, stats = optimizer.step(params, state, key, batch=batch)
+        return params, state, stats["loss"], stats["aux"]
+
+    return VMCOptimizer(init=optimizer.init, step=step)
+
+
+def make_optax(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
+    schedule = config.schedule()
+    transform = {
+        "adam": lambda: optax.adam(schedule),
+        "rmsprop": lambda: optax.rmsprop(schedule),
+        "sgd": lambda: optax.sgd(schedule, momentum=config.momentum or None),
+    }[config.name]()
+
+    @jax.jit
+    def step(params, state, key, batch):
+        (energy, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
+        updates, state = transform.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, energy, aux
+
+    return VMCOptimizer(init=lambda params, key, batch: transform.init(params), step=step)
+
+
+def make_optimizer(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
+    return make_kfac(config, loss) if config.name == "kfac" else make_optax(config, loss)

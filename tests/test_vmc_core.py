@@ -1,0 +1,102 @@
+"""Local energy, MCMC and statistics against analytic results (float64)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from foundation_wf import Molecule
+from foundation_wf.ansatz import geometry_input, make_ansatz
+from foundation_wf.hf import DescriptorSettings, geometry_hf
+from foundation_wf.vmc import mcmc
+from foundation_wf.vmc.hamiltonian import kinetic_energy, potential_energy
+from foundation_wf.vmc.loss import make_batch_local_energy
+from foundation_wf.vmc.stats import reblock
+
+NUCLEUS = jnp.zeros((1, 3))
+
+
+@pytest.mark.parametrize("laplacian", ["forward", "loop"])
+def test_hydrogen_exact_wavefunction_has_constant_local_energy(laplacian):
+    points = jax.random.normal(jax.random.PRNGKey(0), (16, 3)) * 2.0
+    log_abs = lambda x: -jnp.linalg.norm(x)  # noqa: E731  psi = exp(-r), E = -1/2
+    for x in points:
+        e_l = kinetic_energy(log_abs, x, laplacian) + potential_energy(
+            x[None], NUCLEUS, jnp.ones(1))
+        assert float(e_l) == pytest.approx(-0.5, abs=1e-10)
+
+
+@pytest.mark.parametrize("laplacian", ["forward", "loop"])
+def test_helium_product_wavefunction_matches_analytic_local_energy(laplacian):
+    zeta = 27.0 / 16.0
+    log_abs = lambda x: -zeta * (jnp.linalg.norm(x[:3]) + jnp.linalg.norm(x[3:]))  # noqa: E731
+    for x in jax.random.normal(jax.random.PRNGKey(1), (16, 6)):
+        r1, r2 = np.linalg.norm(x[:3]), np.linalg.norm(x[3:])
+        r12 = np.linalg.norm(x[:3] - x[3:])
+        expected = -zeta**2 + (zeta - 2) * (1 / r1 + 1 / r2) + 1 / r12
+        e_l = kinetic_energy(log_abs, x, laplacian) + potential_energy(
+            x.reshape(2, 3), NUCLEUS, jnp.array([2.0]))
+        assert float(e_l) == pytest.approx(expected, rel=1e-10)
+
+
+def test_nuclear_repulsion_in_potential():
+    coords = jnp.array([[0.0, 0, 0], [0, 0, 1.4]])
+    far = jnp.array([[1e7, 0, 0], [-1e7, 0, 0]])  # electrons far away: only nuclei interact
+    assert float(potential_energy(far, coords, jnp.ones(2))) == pytest.approx(1 / 1.4, abs=1e-6)
+
+
+def test_forward_and_loop_laplacians_agree_on_the_ansatz():
+    settings = DescriptorSettings()
+    molecule = Molecule.from_symbols(["Li", "H"], [[0, 0, 0], [0, 0, 3.015]], unit="bohr")
+    geometry = geometry_input(molecule, geometry_hf(molecule, settings), settings, jnp.float64)
+    ansatz = make_ansatz("tiny", settings)
+    params = ansatz.init(jax.random.PRNGKey(0), geometry)
+    x = mcmc.initial_electrons(jax.random.PRNGKey(1), molecule, 3, dtype=jnp.float64)
+    forward = jax.jit(make_batch_local_energy(ansatz, "forward"))(params, geometry, x)
+    loop = jax.jit(make_batch_local_energy(ansatz, "loop"))(params, geometry, x)
+    np.testing.assert_allclose(forward, loop, rtol=1e-6)
+    chunked = jax.jit(make_batch_local_energy(ansatz, "forward", chunk_size=2))(
+        params, geometry, x)
+    np.testing.assert_allclose(chunked, forward, rtol=1e-10)
+
+
+def test_mcmc_samples_hydrogen_ground_state_density():
+    """<r> = 1.5 bohr for |psi|^2 = exp(-2r)/pi; the step size adapts towards 50%."""
+    molecule = Molecule.from_symbols(["H"], [[0, 0, 0]], unit="bohr", spin=1)
+    log_abs = lambda x: -jnp.linalg.norm(x[:, 0], axis=-1)  # noqa: E731
+    x = mcmc.initial_electrons(jax.random.PRNGKey(2), molecule, 2000, dtype=jnp.float64)
+    state = mcmc.init_walkers(log_abs, x, step_size=0.05)
+    sweep = jax.jit(lambda s, k: mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, s, k, 10)))
+    radii = []
+    for i in range(60):
+        state = sweep(state, jax.random.PRNGKey(100 + i))
+        if i >= 20:
+            radii.append(float(jnp.mean(jnp.linalg.norm(state.electrons[:, 0], axis=-1))))
+    assert 0.35 < float(state.acceptance) < 0.65
+    assert np.mean(radii) == pytest.approx(1.5, abs=0.03)
+
+
+def test_initial_electrons_follow_charge_and_spin():
+    lih = Molecule.from_symbols(["Li", "H"], [[0, 0, 0], [0, 0, 3.0]], unit="bohr")
+    up, down = mcmc.electron_sites(lih)
+    assert sorted(up.tolist() + down.tolist()) == [0, 0, 0, 1]
+    cation = Molecule.from_symbols(["Li"], [[0, 0, 0]], unit="bohr", charge=1)
+    assert [len(s) for s in mcmc.electron_sites(cation)] == [1, 1]
+    anion = Molecule.from_symbols(["H"], [[0, 0, 0]], unit="bohr", charge=-1)
+    assert [len(s) for s in mcmc.electron_sites(anion)] == [1, 1]
+
+
+def test_reblocking_recovers_error_of_correlated_series():
+    rng = np.random.default_rng(0)
+    n, phi = 2**15, 0.9  # AR(1): tau_int = (1 + phi) / (1 - phi) / 2 = 9.5
+    noise = rng.normal(size=n)
+    series = np.empty(n)
+    series[0] = noise[0]
+    for t in range(1, n):
+        series[t] = phi * series[t - 1] + noise[t] * np.sqrt(1 - phi**2)
+    stats = reblock(series)
+    exact_error = np.sqrt((1 + phi) / (1 - phi) / n)
+    assert stats.error == pytest.approx(exact_error, rel=0.25)
+    assert stats.error > 3 * np.sqrt(series.var() / n)  # naive error is far too small
+    independent = reblock(rng.normal(size=4096))
+    assert independent.error == pytest.approx(1 / 64, rel=0.15)
