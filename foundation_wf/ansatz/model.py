@@ -39,10 +39,11 @@ class Ansatz:
         return TransferableWavefunction(self.config, self.settings)
 
     def init(self, key: jax.Array, geometry: GeometryInput) -> dict:
-        """Random parameters; their shapes do not depend on the geometry used here."""
-        n = geometry.n_up + geometry.n_down
-        electrons = jax.random.normal(key, (n, 3), geometry.coords.dtype)
-        return jax.jit(self.module.init)(key, geometry, electrons)
+        """Random parameters in the geometry's float dtype; shapes do not depend on it."""
+        dtype = geometry.coords.dtype
+        electrons = jax.random.normal(key, (geometry.n_up + geometry.n_down, 3), dtype)
+        params = jax.jit(self.module.init)(key, geometry, electrons)
+        return jax.tree_util.tree_map(lambda p: p.astype(dtype), params)
 
     def orbitals(self, params: dict, geometry: GeometryInput) -> OrbitalParameters:
         """Per-geometry network orbitals (compute once, share across walkers)."""
@@ -54,6 +55,14 @@ class Ansatz:
         """(sign, log|psi|) of one walker, electrons [N, 3] bohr, up electrons first."""
         return self.module.apply(params, orbitals, geometry, electrons,
                                  method=TransferableWavefunction.log_psi)
+
+    def batch_slater_matrices(self, params: dict, geometry: GeometryInput,
+                              electrons: jnp.ndarray) -> jnp.ndarray:
+        """Slater matrices [B, n_det, N, N] for walkers [B, N, 3]."""
+        orbitals = self.orbitals(params, geometry)
+        one = lambda x: self.module.apply(  # noqa: E731
+            params, orbitals, geometry, x, method=TransferableWavefunction.slater_matrices)
+        return jax.vmap(one)(electrons)
 
     def batch_log_psi(self, params: dict, geometry: GeometryInput,
                       electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -44,7 +44,7 @@ def cusp_jastrow(electrons: jnp.ndarray, n_up: int, scales: jnp.ndarray) -> jnp.
     """
     n = electrons.shape[0]
     relation = spin_relation(n_up, n)
-    slope = jnp.where(relation == 0, 0.25, 0.5)
+    slope = jnp.where(relation == 0, 0.25, 0.5).astype(electrons.dtype)
     a = scales[relation]
     r = safe_norm(electrons[:, None] - electrons[None])
     pair = slope * a * r / (a + r)

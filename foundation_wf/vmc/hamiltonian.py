@@ -19,11 +19,13 @@ def potential_energy(electrons: jnp.ndarray, coords: jnp.ndarray,
                      charges: jnp.ndarray) -> jnp.ndarray:
     """Coulomb energy (hartree) of electrons [N, 3] and nuclei coords [A, 3], charges [A]."""
     n, n_atoms = electrons.shape[0], coords.shape[0]
-    r_ee = jnp.linalg.norm(electrons[:, None] - electrons[None] + jnp.eye(n)[..., None], axis=-1)
+    eye_e = jnp.eye(n, dtype=electrons.dtype)[..., None]
+    r_ee = jnp.linalg.norm(electrons[:, None] - electrons[None] + eye_e, axis=-1)
     v_ee = jnp.sum(jnp.triu(1.0 / r_ee, k=1))
     r_en = jnp.linalg.norm(electrons[:, None] - coords[None], axis=-1)
     v_en = -jnp.sum(charges / r_en)
-    r_nn = jnp.linalg.norm(coords[:, None] - coords[None] + jnp.eye(n_atoms)[..., None], axis=-1)
+    eye_n = jnp.eye(n_atoms, dtype=coords.dtype)[..., None]
+    r_nn = jnp.linalg.norm(coords[:, None] - coords[None] + eye_n, axis=-1)
     v_nn = jnp.sum(jnp.triu(charges[:, None] * charges[None] / r_nn, k=1))
     return v_ee + v_en + v_nn
 

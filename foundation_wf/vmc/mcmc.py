@@ -54,7 +54,7 @@ def init_walkers(batch_log_abs: Callable, electrons: jnp.ndarray,
                  step_size: float) -> WalkerState:
     """State from positions; ``batch_log_abs(electrons [B, N, 3]) -> [B]``."""
     dtype = electrons.dtype
-    return WalkerState(electrons, batch_log_abs(electrons), jnp.asarray(step_size, dtype),
+    return WalkerState(electrons, batch_log_abs(electrons).astype(dtype), jnp.asarray(step_size, dtype),
                        jnp.asarray(0.5, dtype))
 
 
@@ -67,7 +67,7 @@ def mh_sweep(batch_log_abs: Callable, state: WalkerState, key: jax.Array,
         move_key, accept_key = jax.random.split(jax.random.fold_in(key, i))
         proposal = electrons + state.step_size * jax.random.normal(
             move_key, electrons.shape, electrons.dtype)
-        log_abs_new = batch_log_abs(proposal)
+        log_abs_new = batch_log_abs(proposal).astype(log_abs.dtype)
         log_ratio = 2.0 * (log_abs_new - log_abs)
         uniform = jax.random.uniform(accept_key, log_abs.shape, log_abs.dtype)
         accept = jnp.log(uniform) < log_ratio

@@ -57,8 +57,13 @@ class OptimizerConfig:
 
 @dataclasses.dataclass
 class VMCOptimizer:
+    """init(params, key, batch) -> state; step(params, state, key, batch) -> (params, state,
+    energy, aux). ``kfac`` is the underlying kfac-jax optimizer (None for optax ones); its
+    step donates the params and state buffers passed in."""
+
     init: Callable[[Any, jax.Array, dict], Any]
     step: Callable[[Any, Any, jax.Array, dict], tuple]
+    kfac: kfac_jax.Optimizer | None = None
 
 
 def batch_size(batch: dict) -> int:
@@ -92,7 +97,7 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
         params, state, stats = optimizer.step(params, state, key, batch=batch)
         return params, state, stats["loss"], stats["aux"]
 
-    return VMCOptimizer(init=optimizer.init, step=step)
+    return VMCOptimizer(init=optimizer.init, step=step, kfac=optimizer)
 
 
 def make_optax(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:

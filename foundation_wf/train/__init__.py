@@ -1,0 +1,1 @@
+"""Training across geometries: configs, per-geometry state, the driver and its loggers."""
