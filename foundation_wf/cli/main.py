@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from foundation_wf.cli import dataset_cmd, hf_cmd, model_cmd, train_cmd
+from foundation_wf.cli import bench_cmd, dataset_cmd, hf_cmd, model_cmd, train_cmd
 
-SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, train_cmd)
+SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, train_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
