@@ -6,13 +6,13 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import TINY_RUN
 from foundation_wf.cli.main import main
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.optimizers import OptimizerConfig, make_optimizer
 
-FAST = dict(dataset="reference", geometries=["H2_R1.4"], model="tiny", walkers=128, steps=60,
-            log_every=1, precision="float64", mcmc={"burn_in": 20},
+FAST = dict(TINY_RUN, dataset="reference", geometries=["H2_R1.4"], steps=60,
             pretrain={"steps": 40}, evaluation={"steps": 20})
 
 

@@ -36,6 +36,9 @@ def add_parser(subparsers) -> None:
     chain.add_argument("--n-atoms", type=int, nargs="+", required=True, help="chain lengths")
     chain.add_argument("--spacings", type=parse_spacings, required=True,
                        help="H-H spacings in bohr: '1.2,1.8' or start:stop:count '1.2:3.6:7'")
+    chain.add_argument("--reference", default=None,
+                       help="reference-energy JSON Lines file: geometries found there (same "
+                            "atoms and coordinates) get its reference energies")
     chain.add_argument("--out", required=True, help="output dataset folder")
     chain.set_defaults(run=run_make)
 
@@ -73,9 +76,13 @@ def add_parser(subparsers) -> None:
 def run_make(args: argparse.Namespace) -> int:
     if args.kind == "hchain":
         records = generators.hydrogen_chains(args.n_atoms, args.spacings)
+        if args.reference:
+            records = generators.attach_references(
+                records, generators.reference_records(args.reference))
         card = (f"# Hydrogen chains\n\nLinear H_n chains along z, n in {args.n_atoms}, "
                 f"spacings (bohr) {[round(s, 4) for s in args.spacings]}. Neutral, "
-                "lowest spin. Scan coordinate: the H-H spacing in bohr.\n")
+                "lowest spin. Scan coordinate: the H-H spacing in bohr. Reference energies "
+                f"where available from {args.reference or 'nowhere'}.\n")
     elif args.kind == "distort":
         records = []
         for index, path in enumerate(args.xyz):

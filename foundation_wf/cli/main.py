@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
-from foundation_wf.cli import bench_cmd, dataset_cmd, hf_cmd, model_cmd, train_cmd
+from foundation_wf.cli import (
+    bench_cmd, dataset_cmd, evaluate_cmd, finetune_cmd, hf_cmd, model_cmd, pretrain_cmd,
+)
 
-SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, train_cmd, bench_cmd)
+SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, pretrain_cmd, evaluate_cmd, finetune_cmd,
+               bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def enable_compilation_cache() -> None:
+    """Reuse compiled XLA programs across runs: $FWF_JAX_CACHE_DIR (default
+    ~/.cache/foundation_wf/jax); FWF_JAX_CACHE_DIR=off disables it."""
+    import jax
+
+    directory = os.environ.get("FWF_JAX_CACHE_DIR",
+                               os.path.expanduser("~/.cache/foundation_wf/jax"))
+    if directory.lower() == "off" or jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    enable_compilation_cache()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

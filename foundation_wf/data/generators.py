@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 from typing import Sequence
@@ -106,6 +107,26 @@ def distorted_variants(
                            compound=molecule.name or molecule.formula, scan=rms)
         )
     return records
+
+
+def attach_references(records: Sequence[GeometryRecord],
+                      references: Sequence[GeometryRecord]) -> list[GeometryRecord]:
+    """Copy reference energies onto records with the same atoms and coordinates (1e-6 bohr)."""
+    attached = []
+    for record in records:
+        m = record.molecule
+        match = next((r for r in references
+                      if np.array_equal(r.molecule.charges, m.charges)
+                      and np.allclose(r.molecule.coords, m.coords, atol=1e-6)
+                      and (r.molecule.charge, r.molecule.spin) == (m.charge, m.spin)), None)
+        if match is not None:
+            record = dataclasses.replace(
+                record, reference_energy=match.reference_energy,
+                reference_uncertainty=match.reference_uncertainty,
+                reference_method=match.reference_method,
+                reference_source=match.reference_source)
+        attached.append(record)
+    return attached
 
 
 def reference_records(path: str | pathlib.Path) -> list[GeometryRecord]:

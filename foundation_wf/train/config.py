@@ -55,6 +55,22 @@ class EvaluationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+    """every: optimizer steps between Orbax checkpoints; keep: how many to keep."""
+
+    every: int = 100
+    keep: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class SchedulerConfig:
+    """max_age: a geometry not trained for this many steps goes next (default 3 x number of
+    geometries)."""
+
+    max_age: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A VMC run over the geometries of a dataset (one geometry is a dataset of one).
 
@@ -90,13 +106,17 @@ class RunConfig:
     pretrain: PretrainConfig = PretrainConfig()
     optim: OptimizerConfig = OptimizerConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
 
     def __post_init__(self):
         if self.precision not in ("float32", "float64"):
             raise ConfigError(f"precision must be float32 or float64, got {self.precision!r}")
-        for key in ("walkers", "log_every"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        for key, value in (("walkers", self.walkers), ("log_every", self.log_every),
+                           ("checkpoint.every", self.checkpoint.every),
+                           ("checkpoint.keep", self.checkpoint.keep)):
+            if value < 1:
+                raise ConfigError(f"{key} must be >= 1, got {value}")
         if self.steps < 0:
             raise ConfigError(f"steps must be >= 0, got {self.steps}")
 

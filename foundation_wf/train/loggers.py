@@ -38,8 +38,9 @@ class MetricsWriter:
 class ProgressBar:
     """tqdm bar over a phase's steps with energy, variance, acceptance and steps/s."""
 
-    def __init__(self, total: int, description: str):
-        self.bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
+    def __init__(self, total: int, description: str, initial: int = 0):
+        self.bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True,
+                        initial=initial)
         self.start = time.perf_counter()
 
     def __call__(self, row: dict) -> None:

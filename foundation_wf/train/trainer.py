@@ -1,14 +1,17 @@
 """The VMC driver over the geometries of a dataset (one geometry is a dataset of one).
 
-Phases: Hartree-Fock for every geometry -> supervised HF pretraining -> walker burn-in ->
-variational optimization (one shared optimizer state; each step one geometry, round robin)
--> evaluation without parameter updates (reblocked energies). Compiled functions are cached
-by jit per shape (n_up, n_down, n_atoms): geometries of one compound share them.
+Phases: Hartree-Fock for every geometry -> supervised HF pretraining across all geometries ->
+walker burn-in -> variational optimization (one shared optimizer state; each step trains the
+geometry the scheduler picks) -> evaluation without parameter updates (reblocked energies).
+
+Compiled functions are cached by jit per shape (n_up, n_down, n_atoms): geometries of one
+compound share them. Walkers are sharded over all local devices along the walker axis.
+A run folder with checkpoints is resumed from its last checkpoint; randomness is derived from
+(seed, step), so a resumed run continues exactly as if it had not stopped.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import pathlib
@@ -18,58 +21,34 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import yaml
 from tqdm import tqdm
 
-from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz
-from foundation_wf.data.io import load_geometries
-from foundation_wf.data.records import GeometryRecord
-from foundation_wf.hf import DescriptorCache, DescriptorSettings, GeometryHF, geometry_hf
+from foundation_wf.ansatz import make_ansatz
+from foundation_wf.data.io import dataset_fingerprint, load_geometries
+from foundation_wf.hf import DescriptorSettings
+from foundation_wf.train import checkpoint, compiled, devices
 from foundation_wf.train.config import RunConfig, config_to_dict
 from foundation_wf.train.loggers import MetricsWriter, ProgressBar
-from foundation_wf.train.plots import plot_energy_vs_step
+from foundation_wf.train.plots import plot_energy_vs_step, plot_pes, write_csv
+from foundation_wf.train.scheduler import GeometryScheduler
+from foundation_wf.train.state import build_states, select_records
 from foundation_wf.vmc import mcmc
-from foundation_wf.vmc.hf_pretrain import HFTarget, hf_log_abs, hf_target, make_pretrain_loss
-from foundation_wf.vmc.loss import make_batch_local_energy, make_energy_loss
-from foundation_wf.vmc.optimizers import make_optimizer
 from foundation_wf.vmc.stats import Stats, reblock
 
-
-@dataclasses.dataclass
-class GeometryState:
-    """Everything one geometry owns during a run."""
-
-    record: GeometryRecord
-    hf: GeometryHF
-    geometry: GeometryInput
-    target: HFTarget
-    walkers: mcmc.WalkerState | None = None
-    last_energy: float | None = None
-    last_variance: float | None = None
-
-    @property
-    def name(self) -> str:
-        return self.record.name
-
-
-def select_records(records: Sequence[GeometryRecord],
-                   names: Sequence[str] | None) -> list[GeometryRecord]:
-    if names is None:
-        return list(records)
-    by_name = {r.name: r for r in records}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise ValueError(f"geometry {missing[0]!r} is not in the dataset "
-                         f"(has: {', '.join(sorted(by_name))})")
-    return [by_name[n] for n in names]
+# Independent random streams, derived from the seed (fold_in of the phase, then the step).
+HF_STREAM, VMC_STREAM, EVALUATION_STREAM, INIT_STREAM = 0, 1, 2, 3
 
 
 class Trainer:
     """Runs the phases of a VMC run and writes the run folder."""
 
-    def __init__(self, config: RunConfig, callbacks: Sequence[Callable[[dict], None]] = ()):
+    def __init__(self, config: RunConfig, callbacks: Sequence[Callable[[dict], None]] = (),
+                 initial_params: dict | None = None):
+        """``initial_params``: start from these weights (fine-tuning, evaluation) instead of
+        a random initialization; ignored when the run folder already has checkpoints."""
         self.config = config
+        self.initial_params = initial_params
         if config.precision == "float64":
             jax.config.update("jax_enable_x64", True)
         self.dtype = jnp.float64 if config.precision == "float64" else jnp.float32
@@ -80,92 +59,104 @@ class Trainer:
             record.molecule.check_elements(self.settings.elements)
         self.settings.layout  # noqa: B018  (refuses unsupported bases early)
         self.ansatz = make_ansatz(config.model, self.settings)
+        self.sharding = devices.walker_sharding(config.walkers)
+        self.fingerprint = dataset_fingerprint(records)
         self.output = pathlib.Path(config.output)
+        self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
+        self._check_resumable()
+        # Files are written by the first process only (multi-host runs share the folder).
+        self.is_main = jax.process_index() == 0
         self.output.mkdir(parents=True, exist_ok=True)
-        (self.output / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config)))
-        self.metrics = MetricsWriter(self.output)
-        self.callbacks = [self.metrics, *callbacks]
-        self.key = jax.random.PRNGKey(config.seed)
-        self.states = self._hartree_fock(records)
-        self.params = self.ansatz.init(self._next_key(), self.states[0].geometry)
+        if self.is_main:
+            (self.output / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config)))
+        self.metrics = MetricsWriter(self.output) if self.is_main else None
+        self.callbacks = [self.metrics, *callbacks] if self.is_main else list(callbacks)
+        self.seed_key = jax.random.PRNGKey(config.seed)
+        self.states = build_states(records, self.settings, self.dtype)
+        self.params = self.ansatz.init(self._key(INIT_STREAM, 0), self.states[0].geometry)
+        self.scheduler = GeometryScheduler(
+            len(self.states), config.scheduler.max_age or 3 * len(self.states))
+        self.step = 0
+        self.optimizer = None
+        self.opt_state = None
         self._compile()
         self.start_time = time.perf_counter()
 
     # ----- setup -------------------------------------------------------------------------
-    def _next_key(self) -> jax.Array:
-        self.key, sub = jax.random.split(self.key)
-        return sub
+    def _key(self, stream: int, *indices: int) -> jax.Array:
+        key = jax.random.fold_in(self.seed_key, stream)
+        for index in indices:
+            key = jax.random.fold_in(key, index)
+        return key
 
-    def _hartree_fock(self, records: Sequence[GeometryRecord]) -> list[GeometryState]:
-        cache = DescriptorCache()
-        states = []
-        for record in tqdm(records, desc="Hartree-Fock", unit="geom", leave=False):
-            hf = geometry_hf(record.molecule, self.settings, cache)
-            states.append(GeometryState(
-                record=record, hf=hf,
-                geometry=geometry_input(record.molecule, hf, self.settings, self.dtype),
-                target=hf_target(record.molecule, hf, self.settings, self.dtype),
-            ))
-        return states
+    def meta(self) -> dict:
+        """What a checkpoint records about the run (see checkpoint.COMPATIBILITY_FIELDS)."""
+        return {
+            "config": config_to_dict(self.config),
+            "dataset_fingerprint": self.fingerprint,
+            "descriptors": self.settings.to_dict(),
+            "model": {"preset": self.config.model,
+                      "config": json.loads(json.dumps(self.ansatz.config.__dict__))},
+        }
+
+    def _check_resumable(self) -> None:
+        """A run folder with checkpoints must belong to the same model, settings and data."""
+        if self.checkpoints.latest_step() is None:
+            return
+        saved = checkpoint.read_meta(self.checkpoints)
+        checkpoint.check_compatible(saved, self.meta())
+        if saved["dataset_fingerprint"] != self.fingerprint:
+            raise checkpoint.CheckpointMismatch(
+                f"run folder {str(self.output)!r} holds checkpoints of another dataset "
+                "(fingerprint differs); use a new output folder")
 
     def _compile(self) -> None:
-        cfg, ansatz = self.config, self.ansatz
-        n_moves = cfg.mcmc.steps_per_update
-        target = cfg.mcmc.target_acceptance
-
-        def network_sweep(params, geometry, walkers, key):
-            log_abs = lambda x: ansatz.batch_log_psi(params, geometry, x)[1]  # noqa: E731
-            return mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, walkers, key, n_moves), target)
-
-        def hf_sweep(target_orbitals, geometry, walkers, key):
-            log_abs = lambda x: hf_log_abs(target_orbitals, geometry.coords, x)  # noqa: E731
-            return mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, walkers, key, n_moves), target)
-
-        self._network_sweep = jax.jit(network_sweep)
-        self._hf_sweep = jax.jit(hf_sweep)
-        self._log_abs = jax.jit(lambda p, g, x: ansatz.batch_log_psi(p, g, x)[1])
-        self._hf_log_abs = jax.jit(lambda t, g, x: hf_log_abs(t, g.coords, x))
-        self._local_energy = jax.jit(make_batch_local_energy(
-            ansatz, cfg.laplacian, cfg.local_energy_chunk))
-        self.loss = make_energy_loss(ansatz, cfg.clip_scale, cfg.laplacian,
-                                     cfg.local_energy_chunk)
+        cfg = self.config
+        functions = compiled.run_functions(
+            self.ansatz, cfg.mcmc.steps_per_update, cfg.mcmc.target_acceptance, cfg.laplacian,
+            cfg.local_energy_chunk, cfg.clip_scale)
+        self._network_sweep = functions.network_sweep
+        self._hf_sweep = functions.hf_sweep
+        self._log_abs = functions.log_abs
+        self._hf_log_abs = functions.hf_log_abs
+        self._local_energy = functions.local_energy
+        self.loss = functions.loss
 
     def _emit(self, row: dict) -> None:
         row["wall_time"] = round(time.perf_counter() - self.start_time, 3)
         for callback in self.callbacks:
             callback(row)
 
+    def _walkers(self, state, electrons, step_size, log_abs_fn) -> mcmc.WalkerState:
+        electrons = devices.shard(electrons, self.sharding)
+        return mcmc.init_walkers(log_abs_fn, electrons, step_size)
+
+    def _batch(self, state) -> dict:
+        return {"electrons": state.walkers.electrons, "geometry": state.geometry}
+
     # ----- phases ------------------------------------------------------------------------
     def pretrain_hf(self) -> None:
-        """Fit network orbitals to HF orbitals on samples of |psi_HF|^2 (Adam)."""
+        """Fit network orbitals to HF orbitals on samples of |psi_HF|^2 (Adam), round robin."""
         cfg = self.config
-        for state in self.states:
-            x = mcmc.initial_electrons(self._next_key(), state.record.molecule, cfg.walkers,
-                                       dtype=self.dtype)
-            state.walkers = mcmc.init_walkers(
-                lambda x, s=state: self._hf_log_abs(s.target, s.geometry, x), x,
-                cfg.mcmc.initial_step_size)
-            for _ in range(cfg.mcmc.burn_in):
+        for index, state in enumerate(self.states):
+            x = mcmc.initial_electrons(self._key(HF_STREAM, index, 0), state.record.molecule,
+                                       cfg.walkers, dtype=self.dtype)
+            state.walkers = self._walkers(
+                state, x, cfg.mcmc.initial_step_size,
+                lambda x, s=state: self._hf_log_abs(s.target, s.geometry, x))
+            for sweep in range(cfg.mcmc.burn_in):
                 state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
-                                               self._next_key())
+                                               self._key(HF_STREAM, index, 1, sweep))
         total = cfg.pretrain.steps * len(self.states)
         if total == 0:
             return
-        optimizer = optax.adam(cfg.pretrain.learning_rate)
-        loss_fn = make_pretrain_loss(self.ansatz)
-
-        @jax.jit
-        def step(params, opt_state, geometry, target, electrons):
-            loss, grads = jax.value_and_grad(loss_fn)(params, geometry, target, electrons)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
+        optimizer, step = compiled.hf_pretrain_step(self.ansatz, cfg.pretrain.learning_rate)
         opt_state = optimizer.init(self.params)
         bar = tqdm(range(total), desc="HF pretraining", unit="step", dynamic_ncols=True)
         for index in bar:
             state = self.states[index % len(self.states)]
             state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
-                                           self._next_key())
+                                           self._key(HF_STREAM, 10**6 + index))
             self.params, opt_state, loss = step(self.params, opt_state, state.geometry,
                                                 state.target, state.walkers.electrons)
             if index % cfg.log_every == 0 or index == total - 1:
@@ -177,59 +168,99 @@ class Trainer:
     def burn_in(self) -> None:
         """Re-weight walkers to |psi_network|^2 and equilibrate them."""
         cfg = self.config
-        for state in self.states:
+        for index, state in enumerate(self.states):
             if state.walkers is None:
-                x = mcmc.initial_electrons(self._next_key(), state.record.molecule,
-                                           cfg.walkers, dtype=self.dtype)
+                x = mcmc.initial_electrons(self._key(INIT_STREAM, 1, index),
+                                           state.record.molecule, cfg.walkers, dtype=self.dtype)
                 step_size = cfg.mcmc.initial_step_size
             else:
                 x, step_size = state.walkers.electrons, state.walkers.step_size
-            state.walkers = mcmc.init_walkers(
-                lambda x, s=state: self._log_abs(self.params, s.geometry, x), x, step_size)
-            for _ in range(cfg.mcmc.burn_in):
+            state.walkers = self._walkers(
+                state, x, step_size, lambda x, s=state: self._log_abs(self.params, s.geometry, x))
+            for sweep in range(cfg.mcmc.burn_in):
                 state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                    self._next_key())
+                                                    self._key(INIT_STREAM, 2, index, sweep))
 
+    def _init_optimizer(self) -> None:
+        self.optimizer = compiled.optimizer_for(self.config.optim, self.loss)
+        self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
+                                             self._batch(self.states[0]))
+
+    # ----- checkpoints -------------------------------------------------------------------
+    def _checkpoint_state(self) -> dict:
+        return {
+            "optimizer": checkpoint.as_saveable(self.opt_state),
+            "walkers": [jax.tree_util.tree_leaves(s.walkers) for s in self.states],
+            "scheduler": self.scheduler.state(),
+            "step": np.asarray(self.step),
+        }
+
+    def save_checkpoint(self) -> None:
+        checkpoint.save(self.checkpoints, self.step, self.params, self._checkpoint_state(),
+                        self.meta())
+
+    def restore_checkpoint(self) -> None:
+        """Continue from the run folder's last checkpoint."""
+        for state in self.states:
+            state.walkers = state.placeholder_walkers(self.config.walkers, self.dtype)
+        self._init_optimizer()
+        items = checkpoint.restore(self.checkpoints, {"params": self.params,
+                                                      "state": self._checkpoint_state()})
+        restored = items["state"]
+        self.params = items["params"]
+        treedef = jax.tree_util.tree_structure(self.opt_state)
+        self.opt_state = jax.tree_util.tree_unflatten(treedef, restored["optimizer"])
+        for state, leaves in zip(self.states, restored["walkers"]):
+            walkers = jax.tree_util.tree_unflatten(
+                jax.tree_util.tree_structure(state.walkers), leaves)
+            state.walkers = walkers.replace(
+                electrons=devices.shard(walkers.electrons, self.sharding),
+                log_abs=devices.shard(walkers.log_abs, self.sharding))
+        self.scheduler.load(restored["scheduler"])
+        self.step = int(restored["step"])
+
+    # ----- optimization ------------------------------------------------------------------
     def optimize(self) -> None:
         """Variational optimization; a non-finite energy or update is skipped and reported."""
         cfg = self.config
-        if cfg.steps == 0:
+        if self.step >= cfg.steps:
             return
-        optimizer = make_optimizer(cfg.optim, self.loss)
-        first = self.states[0]
-        opt_state = optimizer.init(self.params, self._next_key(),
-                                   {"electrons": first.walkers.electrons,
-                                    "geometry": first.geometry})
-        bar = ProgressBar(cfg.steps, "VMC")
+        bar = ProgressBar(cfg.steps, "VMC", initial=self.step)
         skipped = 0
-        for index in range(cfg.steps):
-            state = self.states[index % len(self.states)]
+        while self.step < cfg.steps:
+            index = self.scheduler.pick(self.step)
+            state = self.states[index]
             state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                self._next_key())
-            batch = {"electrons": state.walkers.electrons, "geometry": state.geometry}
-            backup = jax.tree_util.tree_map(jnp.copy, (self.params, opt_state))
-            params, opt_state, energy, aux = optimizer.step(self.params, opt_state,
-                                                            self._next_key(), batch)
+                                                self._key(VMC_STREAM, self.step, 0))
+            backup = jax.tree_util.tree_map(jnp.copy, (self.params, self.opt_state))
+            params, opt_state, energy, aux = self.optimizer.step(
+                self.params, self.opt_state, self._key(VMC_STREAM, self.step, 1),
+                self._batch(state))
             energy, variance = float(energy), float(aux.variance)
             finite = math.isfinite(energy) and all(
                 bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(params))
             if finite:
-                self.params = params
+                self.params, self.opt_state = params, opt_state
                 state.last_energy, state.last_variance = energy, variance
                 # The walkers' cached log|psi| belongs to the old parameters.
                 state.walkers = state.walkers.replace(log_abs=self._log_abs(
                     self.params, state.geometry, state.walkers.electrons).astype(self.dtype))
             else:
-                self.params, opt_state = backup
+                self.params, self.opt_state = backup
                 skipped += 1
-            row = {"phase": "vmc", "step": index, "geometry": state.name,
+            self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
+            row = {"phase": "vmc", "step": self.step, "geometry": state.name,
+                   "compound": state.record.compound,
                    "energy": energy if math.isfinite(energy) else None,
                    "variance": variance if math.isfinite(variance) else None,
                    "acceptance": float(state.walkers.acceptance),
                    "step_size": float(state.walkers.step_size), "skipped": not finite}
+            self.step += 1
             bar(row)
-            if index % cfg.log_every == 0 or index == cfg.steps - 1 or not finite:
+            if (self.step - 1) % cfg.log_every == 0 or self.step == cfg.steps or not finite:
                 self._emit(row)
+            if self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps:
+                self.save_checkpoint()
         bar.close()
         if skipped:
             print(f"skipped {skipped} non-finite update(s); see 'skipped' in metrics.jsonl")
@@ -240,27 +271,55 @@ class Trainer:
         results = {}
         bar = tqdm(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
                    unit="step", dynamic_ncols=True)
-        for state in self.states:
+        for index, state in enumerate(self.states):
             means = []
-            for _ in range(cfg.evaluation.steps):
+            for sweep in range(cfg.evaluation.steps):
                 state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                    self._next_key())
+                                                    self._key(EVALUATION_STREAM, index, sweep))
                 local = self._local_energy(self.params, state.geometry, state.walkers.electrons)
                 means.append(float(jnp.mean(local)))
                 bar.update(1)
-            finite = [m for m in means if math.isfinite(m)]
-            results[state.name] = reblock(finite)
+            results[state.name] = reblock([m for m in means if math.isfinite(m)])
         bar.close()
         return results
 
     # ----- the whole run -----------------------------------------------------------------
-    def run(self) -> dict[str, Stats]:
+    def prepare(self) -> None:
+        """Resume from the last checkpoint, or pretrain on HF, burn in and save step 0."""
+        if self.checkpoints.latest_step() is not None:
+            self.restore_checkpoint()
+            print(f"resuming {self.output} from step {self.step}")
+            return
+        self._start_from_initial_params()
         self.pretrain_hf()
         self.burn_in()
+        self._init_optimizer()
+        self.save_checkpoint()
+
+    def _start_from_initial_params(self) -> None:
+        if self.initial_params is not None:
+            self.params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, self.dtype),
+                                                 self.initial_params)
+
+    def zero_shot(self) -> dict[str, Stats]:
+        """Evaluate the initial parameters without any update (HF-sampled walkers, burn-in,
+        evaluation sweeps); writes results and the PES plot, no checkpoints."""
+        self._start_from_initial_params()
+        self.pretrain_hf()
+        self.burn_in()
+        results = self.evaluate()
+        if self.is_main:
+            self.write_results(results)
+            self.metrics.close()
+        return results
+
+    def run(self) -> dict[str, Stats]:
+        self.prepare()
         self.optimize()
         results = self.evaluate() if self.config.evaluation.steps else {}
-        self.write_results(results)
-        self.metrics.close()
+        if self.is_main:
+            self.write_results(results)
+            self.metrics.close()
         return results
 
     def write_results(self, results: dict[str, Stats]) -> None:
@@ -278,6 +337,8 @@ class Trainer:
                 "difference": (stats.mean - ref) if (stats and ref is not None) else None,
             })
         (self.output / "results.json").write_text(json.dumps(rows, indent=1))
+        write_csv(rows, self.output / "results.csv")
+        plot_pes(rows, self.output / "pes.png")
         plot_energy_vs_step(self.output / "metrics.jsonl",
                             {s.name: s.record.reference_energy for s in self.states},
                             self.output / "energy.png")
@@ -291,6 +352,7 @@ def format_results(rows: list[dict]) -> str:
     for r in rows:
         fmt = lambda v, w, p: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
         diff = r["difference"] * 1e3 if r["difference"] is not None else None
-        lines.append(f"{r['geometry']:<22} {fmt(r['hf_energy'], 12, 6)} {fmt(r['energy'], 12, 6)} "
-                     f"{fmt(r['error'], 9, 6)} {fmt(r['reference'], 12, 6)} {fmt(diff, 12, 2)}")
+        lines.append(f"{r['geometry']:<22} {fmt(r['hf_energy'], 12, 6)} "
+                     f"{fmt(r['energy'], 12, 6)} {fmt(r['error'], 9, 6)} "
+                     f"{fmt(r['reference'], 12, 6)} {fmt(diff, 12, 2)}")
     return "\n".join(lines)

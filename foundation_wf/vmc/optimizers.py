@@ -17,6 +17,7 @@ import kfac_jax
 import optax
 
 OPTIMIZERS = ("kfac", "adam", "rmsprop", "sgd")
+CURVATURE_ESTIMATIONS = ("fisher_exact", "fisher_curvature_prop", "fisher_empirical")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,9 @@ class OptimizerConfig:
       curvature_ema: KFAC moving-average decay of the curvature factors.
       inverse_update_period: KFAC steps between factor inversions.
       momentum: momentum (KFAC and SGD).
+      curvature_estimation: kfac-jax estimation mode. "fisher_curvature_prop" draws a random
+        vector per walker, so parameters shared by all walkers (the per-geometry GNN) get an
+        unbiased Fisher estimate; "fisher_exact" sums their walker gradients first.
     """
 
     name: str = "kfac"
@@ -44,10 +48,14 @@ class OptimizerConfig:
     curvature_ema: float = 0.95
     inverse_update_period: int = 1
     momentum: float = 0.0
+    curvature_estimation: str = "fisher_exact"
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
+        if self.curvature_estimation not in CURVATURE_ESTIMATIONS:
+            raise ValueError(f"curvature_estimation must be one of {CURVATURE_ESTIMATIONS}, "
+                             f"got {self.curvature_estimation!r}")
         if self.learning_rate <= 0 or self.decay_time <= 0:
             raise ValueError("optimizer learning_rate and decay_time must be positive")
 
@@ -83,7 +91,7 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
         inverse_update_period=config.inverse_update_period,
         min_damping=1e-8,
         num_burnin_steps=0,
-        estimation_mode="fisher_exact",
+        estimation_mode=config.curvature_estimation,
         batch_size_extractor=batch_size,
         multi_device=False,
         # No masking: kfac-jax would treat rows whose output gradient is exactly zero as

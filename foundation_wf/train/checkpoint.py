@@ -1,0 +1,94 @@
+"""Orbax checkpoints of a run: everything needed to continue exactly where it stopped.
+
+Each checkpoint holds three items:
+  params: the network parameters (all that evaluation and fine-tuning need).
+  state: optimizer-state leaves, every geometry's walker leaves, scheduler arrays, the step
+         (arrays only; structures are rebuilt from the config on restore).
+  meta:  JSON with the resolved config, dataset fingerprint, descriptor settings, model
+         preset and hyperparameters, and the geometry names.
+Orbax writes into a temporary folder and renames it when complete, so a run killed during a
+save resumes from the last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+CHECKPOINT_DIR = "checkpoints"
+# Meta fields that must match between a checkpoint and the run that loads it.
+COMPATIBILITY_FIELDS = ("descriptors.basis", "descriptors.elements",
+                        "descriptors.localization", "model.preset", "model.config")
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint made with other descriptor settings or another model."""
+
+
+def manager(run_folder: str | pathlib.Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
+    """The CheckpointManager of a run folder (its checkpoints/ subfolder)."""
+    return folder_manager(pathlib.Path(run_folder) / CHECKPOINT_DIR, max_to_keep)
+
+
+def folder_manager(directory: str | pathlib.Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                           enable_async_checkpointing=False)
+    return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+
+
+def find_checkpoint_folder(path: str | pathlib.Path) -> pathlib.Path:
+    """A run folder or its checkpoints/ folder -> the checkpoints/ folder."""
+    path = pathlib.Path(path)
+    for candidate in (path / CHECKPOINT_DIR, path):
+        if candidate.is_dir() and any(p.name.isdigit() for p in candidate.iterdir()):
+            return candidate
+    raise FileNotFoundError(f"no checkpoints found in {str(path)!r}")
+
+
+def save(mngr: ocp.CheckpointManager, step: int, params, state: dict[str, Any],
+         meta: dict) -> None:
+    mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(params),
+                                            state=ocp.args.StandardSave(state),
+                                            meta=ocp.args.JsonSave(meta)), force=True)
+    mngr.wait_until_finished()
+
+
+def restore(mngr: ocp.CheckpointManager, targets: dict[str, Any],
+            step: int | None = None) -> dict[str, Any]:
+    """Restore the items named in ``targets`` (shaped like their targets, placed on this
+    process's devices) and the meta dict; e.g. targets={"params": params}."""
+    step = mngr.latest_step() if step is None else step
+    items = {name: ocp.args.StandardRestore(
+        jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target))
+        for name, target in targets.items()}
+    return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
+
+
+def read_meta(mngr: ocp.CheckpointManager, step: int | None = None) -> dict:
+    step = mngr.latest_step() if step is None else step
+    return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+
+def _lookup(meta: dict, dotted: str) -> Any:
+    node = meta
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def check_compatible(checkpoint_meta: dict, run_meta: dict) -> None:
+    """Raise CheckpointMismatch naming the first field that differs."""
+    for field in COMPATIBILITY_FIELDS:
+        saved, wanted = _lookup(checkpoint_meta, field), _lookup(run_meta, field)
+        if saved != wanted:
+            raise CheckpointMismatch(
+                f"checkpoint was made with {field}={saved!r}, this run has {wanted!r}")
+
+
+def as_saveable(tree) -> list:
+    """Leaves of a pytree as arrays (None leaves are dropped by jax itself)."""
+    return [np.asarray(x) if np.isscalar(x) else x for x in jax.tree_util.tree_leaves(tree)]

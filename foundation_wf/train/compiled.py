@@ -1,0 +1,75 @@
+"""The jitted functions of a run, built once per (ansatz, settings) and shared by every
+Trainer in the process; jit then caches compiled code per shape (n_up, n_down, n_atoms)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable
+
+import jax
+import optax
+
+from foundation_wf.ansatz.model import Ansatz
+from foundation_wf.vmc import mcmc
+from foundation_wf.vmc.hf_pretrain import hf_log_abs, make_pretrain_loss
+from foundation_wf.vmc.loss import make_batch_local_energy, make_energy_loss
+from foundation_wf.vmc.optimizers import OptimizerConfig, VMCOptimizer, make_optimizer
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFunctions:
+    """network_sweep(params, geometry, walkers, key), hf_sweep(target, geometry, walkers, key),
+    log_abs(params, geometry, x [B,N,3]) -> [B], hf_log_abs(target, geometry, x) -> [B],
+    local_energy(params, geometry, x) -> [B] (hartree), loss(params, batch) -> (E, aux)."""
+
+    network_sweep: Callable
+    hf_sweep: Callable
+    log_abs: Callable
+    hf_log_abs: Callable
+    local_energy: Callable
+    loss: Callable
+
+
+@functools.lru_cache(maxsize=8)
+def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplacian: str,
+                  chunk_size: int, clip_scale: float) -> RunFunctions:
+    def network_sweep(params, geometry, walkers, key):
+        log_abs = lambda x: ansatz.batch_log_psi(params, geometry, x)[1]  # noqa: E731
+        swept = mcmc.mh_sweep(log_abs, walkers, key, n_moves)
+        return mcmc.adapt_step_size(swept, target_acceptance)
+
+    def hf_sweep(target, geometry, walkers, key):
+        log_abs = lambda x: hf_log_abs(target, geometry.coords, x)  # noqa: E731
+        return mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, walkers, key, n_moves),
+                                    target_acceptance)
+
+    return RunFunctions(
+        network_sweep=jax.jit(network_sweep),
+        hf_sweep=jax.jit(hf_sweep),
+        log_abs=jax.jit(lambda p, g, x: ansatz.batch_log_psi(p, g, x)[1]),
+        hf_log_abs=jax.jit(lambda t, g, x: hf_log_abs(t, g.coords, x)),
+        local_energy=jax.jit(make_batch_local_energy(ansatz, laplacian, chunk_size)),
+        loss=make_energy_loss(ansatz, clip_scale, laplacian, chunk_size),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def optimizer_for(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
+    """One optimizer (and its compiled step) per configuration and loss."""
+    return make_optimizer(config, loss)
+
+
+@functools.lru_cache(maxsize=8)
+def hf_pretrain_step(ansatz: Ansatz, learning_rate: float):
+    """(optax optimizer, jitted step(params, opt_state, geometry, target, electrons))."""
+    optimizer = optax.adam(learning_rate)
+    loss_fn = make_pretrain_loss(ansatz)
+
+    @jax.jit
+    def step(params, opt_state, geometry, target, electrons):
+        loss, grads = jax.value_and_grad(loss_fn)(params, geometry, target, electrons)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return optimizer, step

@@ -1,0 +1,24 @@
+"""Walkers sharded over all local devices (the walker axis is the data-parallel axis).
+
+Multi-host runs call ``jax.distributed.initialize()`` first (see README, "Clusters"); then
+``jax.devices()`` spans every host and the same sharding spreads walkers over all of them.
+"""
+
+from __future__ import annotations
+
+import jax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+
+def walker_sharding(n_walkers: int) -> NamedSharding:
+    """Sharding of arrays whose leading axis is the walker axis, over all devices."""
+    devices = jax.devices()
+    if n_walkers % len(devices):
+        raise ValueError(f"walkers ({n_walkers}) must be divisible by the number of devices "
+                         f"({len(devices)})")
+    return NamedSharding(Mesh(devices, ("walkers",)), PartitionSpec("walkers"))
+
+
+def shard(array: jax.Array, sharding: NamedSharding) -> jax.Array:
+    """Place a walker-leading array on the devices, split along its first axis."""
+    return jax.device_put(array, sharding)

@@ -1,0 +1,75 @@
+"""Per-geometry state of a run: HF data, network input, HF target, walkers, last statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import jax.numpy as jnp
+from tqdm import tqdm
+
+from foundation_wf.ansatz import GeometryInput, geometry_input
+from foundation_wf.data.records import GeometryRecord
+from foundation_wf.hf import DescriptorCache, DescriptorSettings, GeometryHF, geometry_hf
+from foundation_wf.vmc import mcmc
+from foundation_wf.vmc.hf_pretrain import HFTarget, hf_target
+
+
+@dataclasses.dataclass
+class GeometryState:
+    """Everything one geometry owns during a run.
+
+    Attributes:
+      record: the dataset row (molecule, compound, scan coordinate, reference energy).
+      hf: HF energy, localized orbitals and descriptors (float64).
+      geometry: the network input in the run's precision.
+      target: HF orbitals in JAX, for HF pretraining and HF sampling.
+      walkers: MCMC state (positions, log|psi|, step size, acceptance) or None before init.
+      last_energy, last_variance: statistics of its last optimizer step (Ha, Ha^2).
+    """
+
+    record: GeometryRecord
+    hf: GeometryHF
+    geometry: GeometryInput
+    target: HFTarget
+    walkers: mcmc.WalkerState | None = None
+    last_energy: float | None = None
+    last_variance: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def placeholder_walkers(self, n_walkers: int, dtype) -> mcmc.WalkerState:
+        """Zero walkers of the right shapes (a restore target)."""
+        n = self.record.molecule.n_electrons
+        return mcmc.WalkerState(jnp.zeros((n_walkers, n, 3), dtype), jnp.zeros(n_walkers, dtype),
+                                jnp.zeros((), dtype), jnp.zeros((), dtype))
+
+
+def select_records(records: Sequence[GeometryRecord],
+                   names: Sequence[str] | None) -> list[GeometryRecord]:
+    """The named records (all when ``names`` is None); unknown names are an error."""
+    if names is None:
+        return list(records)
+    by_name = {r.name: r for r in records}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"geometry {missing[0]!r} is not in the dataset "
+                         f"(has: {', '.join(sorted(by_name))})")
+    return [by_name[n] for n in names]
+
+
+def build_states(records: Sequence[GeometryRecord], settings: DescriptorSettings,
+                 dtype) -> list[GeometryState]:
+    """HF (cached) and network inputs for every record, with a progress bar."""
+    cache = DescriptorCache()
+    states = []
+    for record in tqdm(records, desc="Hartree-Fock", unit="geom", leave=False):
+        hf = geometry_hf(record.molecule, settings, cache)
+        states.append(GeometryState(
+            record=record, hf=hf,
+            geometry=geometry_input(record.molecule, hf, settings, dtype),
+            target=hf_target(record.molecule, hf, settings, dtype),
+        ))
+    return states

@@ -1,0 +1,131 @@
+"""Pretraining across geometries: exact resume, SIGKILL during saves, refusal of mismatched
+checkpoints, 2-device walkers (real Orbax, real subprocesses)."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+import yaml
+
+from conftest import TINY_RUN
+from foundation_wf.train.checkpoint import CheckpointMismatch
+from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.scheduler import GeometryScheduler
+from foundation_wf.train.trainer import Trainer
+
+# Two compounds with different electron counts in one run.
+BASE = dict(TINY_RUN, dataset="hydrogen_chains", geometries=["H2_d1.600", "H4_d2.000"],
+            pretrain={"steps": 5}, checkpoint={"every": 3})
+
+
+def run(folder, steps, **changes):
+    trainer = Trainer(build(RunConfig, {**BASE, "output": str(folder), "steps": steps,
+                                        **changes}))
+    trainer.run()
+    return trainer
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = run(tmp_path / "straight", 6)
+    run(tmp_path / "resumed", 3)
+    resumed = run(tmp_path / "resumed", 6)
+    assert resumed.step == straight.step == 6
+    for a, b in zip(jax.tree_util.tree_leaves(straight.params),
+                    jax.tree_util.tree_leaves(resumed.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for s, r in zip(straight.states, resumed.states):
+        np.testing.assert_array_equal(np.asarray(s.walkers.electrons),
+                                      np.asarray(r.walkers.electrons))
+    # Both compounds were trained.
+    rows = [json.loads(line) for line in
+            (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert {r["compound"] for r in rows if r["phase"] == "vmc"} == {"H2", "H4"}
+
+
+def test_mismatched_checkpoint_is_refused_naming_the_field(tmp_path):
+    run(tmp_path, 1)
+    with pytest.raises(CheckpointMismatch, match="model.preset='tiny', this run has 'small'"):
+        Trainer(build(RunConfig, {**BASE, "output": str(tmp_path), "model": "small"}))
+    with pytest.raises(CheckpointMismatch, match="descriptors.elements"):
+        Trainer(build(RunConfig, {**BASE, "output": str(tmp_path),
+                                  "descriptors": {"elements": ["H", "He"]}}))
+    with pytest.raises(CheckpointMismatch, match="descriptors.basis"):
+        Trainer(build(RunConfig, {**BASE, "output": str(tmp_path),
+                                  "descriptors": {"basis": "sto-3g"}}))
+
+
+def test_scheduler_round_robin_then_spread_with_age_limit():
+    scheduler = GeometryScheduler(3, max_age=4)
+    picks = []
+    spreads = {0: 0.1, 1: 0.5, 2: 0.2}
+    for step in range(10):
+        index = scheduler.pick(step)
+        picks.append(index)
+        scheduler.update(index, step, spreads[index])
+    assert picks[:3] == [0, 1, 2]  # round robin first
+    assert picks[3] == 1  # largest spread next
+    for g in range(3):  # nobody waits longer than max_age
+        steps = [i for i, p in enumerate(picks) if p == g]
+        assert max(np.diff(steps)) <= 4 + 1
+
+
+def write_recipe(folder: pathlib.Path, **changes) -> pathlib.Path:
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({**BASE, "output": str(folder / "run"), **changes}))
+    return recipe
+
+
+def fwf(*args, env=None, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "foundation_wf.cli.main", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})}, **kwargs)
+
+
+def test_sigkill_during_saves_resumes_from_last_complete_checkpoint(tmp_path):
+    recipe = write_recipe(tmp_path, steps=400, checkpoint={"every": 1, "keep": 2})
+    process = fwf("pretrain", str(recipe))
+    checkpoints = tmp_path / "run" / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        done = [p for p in checkpoints.glob("*") if p.name.isdigit()] if checkpoints.exists() else []
+        if len(done) >= 2 and max(int(p.name) for p in done) >= 4:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    finished = sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
+    assert finished, "no complete checkpoint before the kill"
+    resumed = fwf("pretrain", str(recipe), f"steps={finished[-1] + 2}")
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output
+    assert f"from step {finished[-1]}" in output
+
+
+def test_two_devices_match_one_and_restore_on_one(tmp_path):
+    recipe = write_recipe(tmp_path, steps=30, geometries=["H2_d1.600"],
+                          evaluation={"steps": 30})
+    two = fwf("pretrain", str(recipe), f"output={tmp_path / 'two'}",
+              env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    one = fwf("pretrain", str(recipe), f"output={tmp_path / 'one'}")
+    for process in (two, one):
+        output, _ = process.communicate(timeout=400)
+        assert process.returncode == 0, output
+    results = {name: json.loads((tmp_path / name / "results.json").read_text())[0]
+               for name in ("one", "two")}
+    difference = abs(results["one"]["energy"] - results["two"]["energy"])
+    combined = np.hypot(results["one"]["error"], results["two"]["error"])
+    assert difference < 5 * combined + 5e-3
+    # The 2-device checkpoint continues on this 1-device process.
+    trainer = Trainer(build(RunConfig, {**yaml.safe_load(recipe.read_text()),
+                                        "output": str(tmp_path / "two"), "steps": 32,
+                                        "evaluation": {"steps": 0}}))
+    trainer.run()
+    assert trainer.step == 32

@@ -1,0 +1,72 @@
+"""Zero-shot evaluation and fine-tuning from a pretraining checkpoint."""
+
+import csv
+
+import jax
+import numpy as np
+import pytest
+import yaml
+
+from conftest import TINY_RUN
+from foundation_wf.cli.main import main
+from foundation_wf.train import checkpoint
+from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.pretrained import load_pretrained
+from foundation_wf.train.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrained")
+    config = build(RunConfig, dict(TINY_RUN, dataset="hydrogen_chains", output=str(folder),
+                                   geometries=["H2_d1.600", "H4_d2.000"], steps=4,
+                                   pretrain={"steps": 5}))
+    Trainer(config).run()
+    return folder
+
+
+def test_zero_shot_evaluation_writes_table_and_pes(pretrained_run, tmp_path, capsys):
+    out = tmp_path / "zero_shot"
+    assert main(["evaluate", "--checkpoint", str(pretrained_run), "reference", "--geometries",
+                 "H2_R1.0", "H4_linear_d1.4", "--walkers", "64", "--burn-in", "10",
+                 "--steps", "10", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "H4_linear_d1.4" in printed and "-2.251458" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["geometry"] for r in rows] == ["H2_R1.0", "H4_linear_d1.4"]
+    assert all(np.isfinite(float(r["energy"])) for r in rows)
+    assert (out / "pes.png").exists()
+
+
+def test_evaluate_refuses_elements_outside_the_checkpoint_set(pretrained_run, tmp_path, capsys):
+    data = tmp_path / "nah.jsonl"
+    data.write_text('{"name": "NaH", "symbols": ["Na", "H"], '
+                    '"coordinates_bohr": [[0, 0, 0], [0, 0, 3.6]]}\n')
+    assert main(["evaluate", "--checkpoint", str(pretrained_run), str(data),
+                 "--output", str(tmp_path / "x")]) == 2
+    assert "Na outside the configured element set" in capsys.readouterr().err
+
+
+def test_finetune_starts_from_pretrained_weights(pretrained_run, tmp_path, capsys):
+    recipe = tmp_path / "ft.yaml"
+    recipe.write_text(yaml.safe_dump(dict(
+        TINY_RUN, dataset="reference", geometries=["H2_R1.4"], output=str(tmp_path / "ft"),
+        steps=2, pretrain={"steps": 0}, evaluation={"steps": 5},
+        optim={"learning_rate": 0.02, "schedule_offset": 100})))
+    assert main(["finetune", "--checkpoint", str(pretrained_run), str(recipe)]) == 0
+    assert "H2_R1.4" in capsys.readouterr().out
+    pretrained = load_pretrained(pretrained_run)
+    first = checkpoint.restore(checkpoint.manager(tmp_path / "ft"),
+                               {"params": pretrained.params}, step=0)["params"]
+    for a, b in zip(jax.tree_util.tree_leaves(first),
+                    jax.tree_util.tree_leaves(pretrained.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert (tmp_path / "ft" / "pes.png").exists() and (tmp_path / "ft" / "results.csv").exists()
+
+
+def test_finetune_refuses_a_different_model(pretrained_run, tmp_path, capsys):
+    recipe = tmp_path / "ft.yaml"
+    recipe.write_text(yaml.safe_dump({"dataset": "reference", "model": "small",
+                                      "output": str(tmp_path / "ft")}))
+    assert main(["finetune", "--checkpoint", str(pretrained_run), str(recipe)]) == 2
+    assert "model='tiny', the recipe sets 'small'" in capsys.readouterr().err
