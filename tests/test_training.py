@@ -82,3 +82,18 @@ def test_cli_train_reports_error_before_work(tmp_path, capsys):
     recipe.write_text("dataset: reference\nmodel: huge\n")
     assert main(["train", str(recipe), f"output={tmp_path}/run"]) == 2
     assert "unknown model preset 'huge'" in capsys.readouterr().err
+
+
+def test_sweep_refreshes_stale_log_psi_after_parameter_changes(h2_run):
+    """Walkers of a geometry that was not trained for a while carry log|psi| of old
+    parameters; a sweep must start from values of the current ones (a stale, too large
+    value would make Metropolis-Hastings reject every move)."""
+    trainer = h2_run[0]
+    state = trainer.states[0]
+    stale = state.walkers.replace(log_abs=state.walkers.log_abs + 1e6)
+    walkers = trainer._network_sweep(trainer.params, state.geometry, stale,
+                                     jax.random.PRNGKey(5))
+    moved = np.any(np.asarray(walkers.electrons) != np.asarray(stale.electrons), axis=(1, 2))
+    assert moved.mean() > 0.9
+    fresh = trainer._log_abs(trainer.params, state.geometry, walkers.electrons)
+    np.testing.assert_allclose(walkers.log_abs, fresh, rtol=1e-10, atol=1e-10)

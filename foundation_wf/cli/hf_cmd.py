@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from tqdm import tqdm
 
 from foundation_wf.data.io import load_geometries
+from foundation_wf.train.loggers import progress
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, geometry_hf
 
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         record.molecule.check_elements(settings.elements)
     cache = DescriptorCache(args.cache_dir)
     rows = []
-    for record in tqdm(records, desc="Hartree-Fock", unit="geom", leave=False):
+    for record in progress(records, desc="Hartree-Fock", unit="geom", leave=False):
         result = geometry_hf(record.molecule, settings, cache)
         rows.append((record, result))
     print(f"{'name':<24} {'method':<5} {'E_HF/Ha':>13} {'n_up':>4} {'n_dn':>4} "

@@ -31,16 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def enable_compilation_cache() -> None:
-    """Reuse compiled XLA programs across runs: $FWF_JAX_CACHE_DIR (default
-    ~/.cache/foundation_wf/jax); FWF_JAX_CACHE_DIR=off disables it."""
+    """Reuse compiled XLA programs across runs when $FWF_JAX_CACHE_DIR names a folder.
+
+    Off by default: on CPU, XLA's cached programs are checked against the host's exact
+    feature set and JAX logs errors when they differ; worth enabling on GPU clusters."""
     import jax
 
-    directory = os.environ.get("FWF_JAX_CACHE_DIR",
-                               os.path.expanduser("~/.cache/foundation_wf/jax"))
-    if directory.lower() == "off" or jax.config.jax_compilation_cache_dir:
-        return
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    directory = os.environ.get("FWF_JAX_CACHE_DIR")
+    if directory:
+        jax.config.update("jax_compilation_cache_dir", directory)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,11 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
                   chunk_size: int, clip_scale: float) -> RunFunctions:
     def network_sweep(params, geometry, walkers, key):
         log_abs = lambda x: ansatz.batch_log_psi(params, geometry, x)[1]  # noqa: E731
+        # The parameters may have changed since this geometry's walkers last moved (other
+        # geometries were trained meanwhile): their cached log|psi| must be recomputed, or
+        # Metropolis-Hastings compares against stale values and samples the wrong density.
+        walkers = walkers.replace(
+            log_abs=log_abs(walkers.electrons).astype(walkers.log_abs.dtype))
         swept = mcmc.mh_sweep(log_abs, walkers, key, n_moves)
         return mcmc.adapt_step_size(swept, target_acceptance)
 

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import pathlib
+import sys
 import time
 
 from tqdm import tqdm
@@ -35,12 +36,20 @@ class MetricsWriter:
         self.csv_file.close()
 
 
+def progress(iterable=None, **kwargs) -> tqdm:
+    """A tqdm bar that redraws at most every 0.5 s on a terminal and every 30 s in a log file
+    or pipe (so logs of long runs stay readable)."""
+    interactive = sys.stderr.isatty()
+    kwargs.setdefault("mininterval", 0.5 if interactive else 30.0)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, **kwargs)
+
+
 class ProgressBar:
     """tqdm bar over a phase's steps with energy, variance, acceptance and steps/s."""
 
     def __init__(self, total: int, description: str, initial: int = 0):
-        self.bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True,
-                        initial=initial)
+        self.bar = progress(total=total, desc=description, unit="step", initial=initial)
         self.start = time.perf_counter()
 
     def __call__(self, row: dict) -> None:

@@ -6,11 +6,11 @@ import dataclasses
 from typing import Sequence
 
 import jax.numpy as jnp
-from tqdm import tqdm
 
 from foundation_wf.ansatz import GeometryInput, geometry_input
 from foundation_wf.data.records import GeometryRecord
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, GeometryHF, geometry_hf
+from foundation_wf.train.loggers import progress
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hf_pretrain import HFTarget, hf_target
 
@@ -65,7 +65,7 @@ def build_states(records: Sequence[GeometryRecord], settings: DescriptorSettings
     """HF (cached) and network inputs for every record, with a progress bar."""
     cache = DescriptorCache()
     states = []
-    for record in tqdm(records, desc="Hartree-Fock", unit="geom", leave=False):
+    for record in progress(records, desc="Hartree-Fock", unit="geom", leave=False):
         hf = geometry_hf(record.molecule, settings, cache)
         states.append(GeometryState(
             record=record, hf=hf,

@@ -22,14 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
-from tqdm import tqdm
 
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
 from foundation_wf.hf import DescriptorSettings
 from foundation_wf.train import checkpoint, compiled, devices
 from foundation_wf.train.config import RunConfig, config_to_dict
-from foundation_wf.train.loggers import MetricsWriter, ProgressBar
+from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
 from foundation_wf.train.plots import plot_energy_vs_step, plot_pes, write_csv
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.state import build_states, select_records
@@ -152,7 +151,7 @@ class Trainer:
             return
         optimizer, step = compiled.hf_pretrain_step(self.ansatz, cfg.pretrain.learning_rate)
         opt_state = optimizer.init(self.params)
-        bar = tqdm(range(total), desc="HF pretraining", unit="step", dynamic_ncols=True)
+        bar = progress(range(total), desc="HF pretraining", unit="step")
         for index in bar:
             state = self.states[index % len(self.states)]
             state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
@@ -242,9 +241,6 @@ class Trainer:
             if finite:
                 self.params, self.opt_state = params, opt_state
                 state.last_energy, state.last_variance = energy, variance
-                # The walkers' cached log|psi| belongs to the old parameters.
-                state.walkers = state.walkers.replace(log_abs=self._log_abs(
-                    self.params, state.geometry, state.walkers.electrons).astype(self.dtype))
             else:
                 self.params, self.opt_state = backup
                 skipped += 1
@@ -269,8 +265,8 @@ class Trainer:
         """Energies without parameter updates, reblocked over evaluation sweeps."""
         cfg = self.config
         results = {}
-        bar = tqdm(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
-                   unit="step", dynamic_ncols=True)
+        bar = progress(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
+                       unit="step")
         for index, state in enumerate(self.states):
             means = []
             for sweep in range(cfg.evaluation.steps):
