@@ -70,3 +70,13 @@ def test_finetune_refuses_a_different_model(pretrained_run, tmp_path, capsys):
                                       "output": str(tmp_path / "ft")}))
     assert main(["finetune", "--checkpoint", str(pretrained_run), str(recipe)]) == 2
     assert "model='tiny', the recipe sets 'small'" in capsys.readouterr().err
+
+
+def test_plot_runs_compares_energy_curves(pretrained_run, tmp_path, capsys):
+    output = tmp_path / "compare.png"
+    assert main(["plot-runs", str(pretrained_run), "--geometry", "H2_d1.600",
+                 "--reference", "-1.17", "--output", str(output)]) == 0
+    assert output.stat().st_size > 0
+    assert main(["plot-runs", str(pretrained_run), "--geometry", "H9",
+                 "--output", str(output)]) == 2
+    assert "no VMC steps on geometry 'H9'" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from foundation_wf.ansatz import geometry_input, make_ansatz
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hamiltonian import kinetic_energy, potential_energy
-from foundation_wf.vmc.loss import make_batch_local_energy
+from foundation_wf.vmc.loss import make_batch_local_energy, make_energy_loss
 from foundation_wf.vmc.stats import reblock
 
 NUCLEUS = jnp.zeros((1, 3))
@@ -45,13 +45,19 @@ def test_nuclear_repulsion_in_potential():
     assert float(potential_energy(far, coords, jnp.ones(2))) == pytest.approx(1 / 1.4, abs=1e-6)
 
 
-def test_forward_and_loop_laplacians_agree_on_the_ansatz():
+def tiny_setup(symbols, coords, n_walkers):
+    """(ansatz, params, geometry, walkers [n_walkers, N, 3]) of a tiny model, float64."""
     settings = DescriptorSettings()
-    molecule = Molecule.from_symbols(["Li", "H"], [[0, 0, 0], [0, 0, 3.015]], unit="bohr")
+    molecule = Molecule.from_symbols(symbols, coords, unit="bohr")
     geometry = geometry_input(molecule, geometry_hf(molecule, settings), settings, jnp.float64)
     ansatz = make_ansatz("tiny", settings)
     params = ansatz.init(jax.random.PRNGKey(0), geometry)
-    x = mcmc.initial_electrons(jax.random.PRNGKey(1), molecule, 3, dtype=jnp.float64)
+    x = mcmc.initial_electrons(jax.random.PRNGKey(1), molecule, n_walkers, dtype=jnp.float64)
+    return ansatz, params, geometry, x
+
+
+def test_forward_and_loop_laplacians_agree_on_the_ansatz():
+    ansatz, params, geometry, x = tiny_setup(["Li", "H"], [[0, 0, 0], [0, 0, 3.015]], 3)
     forward = jax.jit(make_batch_local_energy(ansatz, "forward"))(params, geometry, x)
     loop = jax.jit(make_batch_local_energy(ansatz, "loop"))(params, geometry, x)
     np.testing.assert_allclose(forward, loop, rtol=1e-6)
@@ -100,3 +106,16 @@ def test_reblocking_recovers_error_of_correlated_series():
     assert stats.error > 3 * np.sqrt(series.var() / n)  # naive error is far too small
     independent = reblock(rng.normal(size=4096))
     assert independent.error == pytest.approx(1 / 64, rel=0.15)
+
+
+def test_walker_with_nonfinite_local_energy_is_left_out_of_energy_and_gradient():
+    ansatz, params, geometry, x = tiny_setup(["H", "H"], [[0, 0, 0], [0, 0, 1.4]], 8)
+    x = x.at[3, 0].set(geometry.coords[0])  # an electron exactly on a nucleus: V = -inf
+    loss = make_energy_loss(ansatz)
+    (energy, aux), grads = jax.value_and_grad(loss, has_aux=True)(
+        params, {"electrons": x, "geometry": geometry})
+    local = make_batch_local_energy(ansatz)(params, geometry, x)
+    assert not np.isfinite(local[3]) and int(aux.n_nonfinite) == 1
+    others = np.delete(np.asarray(local), 3)
+    assert float(energy) == pytest.approx(others.mean(), rel=1e-12)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))

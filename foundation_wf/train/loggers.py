@@ -16,7 +16,7 @@ class MetricsWriter:
     """Appends one row per logged step to metrics.jsonl and metrics.csv in the run folder."""
 
     fields = ("phase", "step", "geometry", "energy", "variance", "acceptance", "step_size",
-              "skipped", "wall_time")
+              "skipped", "nonfinite_walkers", "wall_time")
 
     def __init__(self, folder: pathlib.Path):
         self.jsonl = open(folder / "metrics.jsonl", "a", buffering=1)

@@ -96,3 +96,38 @@ def plot_pes(rows: list[dict], output: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(output, dpi=110)
     plt.close(fig)
+
+
+def plot_runs(run_folders: list[pathlib.Path], geometry: str, output: pathlib.Path,
+              reference: float | None = None, window: int = 10) -> dict[str, float]:
+    """Energy vs optimizer step of one geometry in several runs (e.g. fine-tuned vs from
+    scratch). Returns each run's final evaluated energy (results.json) by folder name."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    finals = {}
+    for index, folder in enumerate(run_folders):
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
+                if line]
+        rows = [r for r in rows if r.get("phase") == "vmc" and r["geometry"] == geometry
+                and r.get("energy") is not None]
+        if not rows:
+            raise ValueError(f"run {str(folder)!r} has no VMC steps on geometry {geometry!r}")
+        steps = np.array([r["step"] for r in rows])
+        energy = np.array([r["energy"] for r in rows])
+        ax.plot(steps, running_median(energy, window), color=f"C{index}", label=folder.name)
+        results = folder / "results.json"
+        if results.exists():
+            final = next((r for r in json.loads(results.read_text())
+                          if r["geometry"] == geometry), None)
+            if final and final["energy"] is not None:
+                finals[folder.name] = final["energy"]
+                ax.axhline(final["energy"], color=f"C{index}", linestyle=":", linewidth=0.8)
+    if reference is not None:
+        ax.axhline(reference, color="k", linestyle="--", linewidth=0.8, label="reference")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(f"E (Ha), running median of {window} logged steps")
+    ax.set_title(f"{geometry}: dotted = final evaluated energy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return finals

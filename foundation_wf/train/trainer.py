@@ -250,7 +250,8 @@ class Trainer:
                    "energy": energy if math.isfinite(energy) else None,
                    "variance": variance if math.isfinite(variance) else None,
                    "acceptance": float(state.walkers.acceptance),
-                   "step_size": float(state.walkers.step_size), "skipped": not finite}
+                   "step_size": float(state.walkers.step_size), "skipped": not finite,
+                   "nonfinite_walkers": int(aux.n_nonfinite)}
             self.step += 1
             bar(row)
             if (self.step - 1) % cfg.log_every == 0 or self.step == cfg.steps or not finite:
@@ -273,7 +274,7 @@ class Trainer:
                 state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
                                                     self._key(EVALUATION_STREAM, index, sweep))
                 local = self._local_energy(self.params, state.geometry, state.walkers.electrons)
-                means.append(float(jnp.mean(local)))
+                means.append(float(jnp.nanmean(jnp.where(jnp.isfinite(local), local, jnp.nan))))
                 bar.update(1)
             results[state.name] = reblock([m for m in means if math.isfinite(m)])
         bar.close()

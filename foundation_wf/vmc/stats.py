@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def reblock(series) -> Stats:
     data = np.asarray(series, dtype=np.float64).ravel()
     n = data.size
     if n == 0:
-        raise ValueError("cannot take statistics of an empty series")
+        return Stats(math.nan, math.nan, math.nan, math.nan, 0)
     mean, variance = float(data.mean()), float(data.var())
     if n < 4 or variance == 0.0:
         error = float(np.sqrt(variance / max(n - 1, 1)))
