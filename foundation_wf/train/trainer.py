@@ -137,7 +137,8 @@ class Trainer:
     def pretrain_hf(self) -> None:
         """Fit network orbitals to HF orbitals on samples of |psi_HF|^2 (Adam), round robin."""
         cfg = self.config
-        for index, state in enumerate(self.states):
+        for index, state in enumerate(progress(self.states, desc="HF sampling", unit="geom",
+                                               leave=False)):
             x = mcmc.initial_electrons(self._key(HF_STREAM, index, 0), state.record.molecule,
                                        cfg.walkers, dtype=self.dtype)
             state.walkers = self._walkers(
@@ -167,7 +168,8 @@ class Trainer:
     def burn_in(self) -> None:
         """Re-weight walkers to |psi_network|^2 and equilibrate them."""
         cfg = self.config
-        for index, state in enumerate(self.states):
+        for index, state in enumerate(progress(self.states, desc="Burn-in", unit="geom",
+                                               leave=False)):
             if state.walkers is None:
                 x = mcmc.initial_electrons(self._key(INIT_STREAM, 1, index),
                                            state.record.molecule, cfg.walkers, dtype=self.dtype)
