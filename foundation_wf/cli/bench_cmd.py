@@ -12,7 +12,6 @@ from foundation_wf.ansatz import PRESETS
 from foundation_wf.train.config import RunConfig, build
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
-from foundation_wf.vmc.optimizers import make_optimizer
 
 
 def add_parser(subparsers) -> None:
@@ -60,17 +59,14 @@ def run(args: argparse.Namespace) -> int:
     ))
     trainer = Trainer(config)
     trainer.burn_in()
+    trainer._init_optimizer()
     state = trainer.states[0]
-    optimizer = make_optimizer(config.optim, trainer.loss)
-    batch = lambda: {"electrons": state.walkers.electrons, "geometry": state.geometry}  # noqa: E731
-    holder = {"params": trainer.params}
-    holder["opt"] = optimizer.init(holder["params"], jax.random.PRNGKey(1), batch())
 
     def full_step():
-        state.walkers = trainer._network_sweep(holder["params"], state.geometry, state.walkers,
+        state.walkers = trainer._network_sweep(trainer.params, state.geometry, state.walkers,
                                                jax.random.PRNGKey(2))
-        holder["params"], holder["opt"], energy, _ = optimizer.step(
-            holder["params"], holder["opt"], jax.random.PRNGKey(3), batch())
+        trainer.params, trainer.opt_state, energy, _ = trainer.optimizer.step(
+            trainer.params, trainer.opt_state, jax.random.PRNGKey(3), trainer._batch(state))
         return energy
 
     first, per_step = timed(full_step, args.steps)
@@ -82,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
           f"walker-steps/s; first call incl. compile {first:.1f} s")
     for laplacian in ("forward", "loop"):
         energy_fn = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian))
-        first, per_call = timed(lambda: energy_fn(holder["params"], state.geometry,
+        first, per_call = timed(lambda: energy_fn(trainer.params, state.geometry,
                                                   state.walkers.electrons), args.steps)
         print(f"local energy, {laplacian:>7} Laplacian: {args.walkers / per_call:,.0f} "
               f"walkers/s ({per_call * 1e3:.1f} ms per batch); compile {first:.1f} s")

@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
 
 
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
-    """--basis, --elements and --cache-dir, shared by every command that computes HF."""
+    """--basis, --elements and --cache-dir: the descriptor settings of the HF table."""
     defaults = DescriptorSettings()
     parser.add_argument("--basis", default=defaults.basis, help="PySCF basis (default sto-6g)")
     parser.add_argument("--elements", nargs="+", default=list(defaults.elements),

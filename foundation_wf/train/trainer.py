@@ -126,7 +126,7 @@ class Trainer:
         for callback in self.callbacks:
             callback(row)
 
-    def _walkers(self, state, electrons, step_size, log_abs_fn) -> mcmc.WalkerState:
+    def _walkers(self, electrons, step_size, log_abs_fn) -> mcmc.WalkerState:
         electrons = devices.shard(electrons, self.sharding)
         return mcmc.init_walkers(log_abs_fn, electrons, step_size)
 
@@ -142,7 +142,7 @@ class Trainer:
             x = mcmc.initial_electrons(self._key(HF_STREAM, index, 0), state.record.molecule,
                                        cfg.walkers, dtype=self.dtype)
             state.walkers = self._walkers(
-                state, x, cfg.mcmc.initial_step_size,
+                x, cfg.mcmc.initial_step_size,
                 lambda x, s=state: self._hf_log_abs(s.target, s.geometry, x))
             for sweep in range(cfg.mcmc.burn_in):
                 state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
@@ -177,7 +177,7 @@ class Trainer:
             else:
                 x, step_size = state.walkers.electrons, state.walkers.step_size
             state.walkers = self._walkers(
-                state, x, step_size, lambda x, s=state: self._log_abs(self.params, s.geometry, x))
+                x, step_size, lambda x, s=state: self._log_abs(self.params, s.geometry, x))
             for sweep in range(cfg.mcmc.burn_in):
                 state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
                                                     self._key(INIT_STREAM, 2, index, sweep))
