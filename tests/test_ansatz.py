@@ -130,3 +130,24 @@ def test_element_outside_model_element_set_is_refused():
     narrow = DescriptorSettings(elements=("H", "Li"))
     with pytest.raises(MoleculeError, match="N outside the configured element set"):
         geometry_input(NH3, geometry_hf(NH3, SETTINGS), narrow)
+
+
+def test_an_atom_beyond_the_cutoff_changes_nothing():
+    """Size extrapolation: sums over atoms are local, so a distant atom with zero orbital
+    coefficients leaves the orbitals of the molecule and its wavefunction unchanged."""
+    params, geo = random_params(LIH, seed=5), geometry(LIH)
+    far = 3 * ANSATZ.config.rbf_cutoff
+    pad = lambda d: jnp.concatenate([d, jnp.zeros_like(d[:1])], axis=0)  # noqa: E731
+    extended = geo.replace(
+        coords=jnp.concatenate([geo.coords, jnp.asarray([[far, 0.0, 0.0]])]),
+        charges=jnp.concatenate([geo.charges, jnp.ones(1)]),
+        element_index=jnp.concatenate([geo.element_index, geo.element_index[-1:]]),
+        desc_up=pad(geo.desc_up), desc_down=pad(geo.desc_down))
+    a, b = ANSATZ.orbitals(params, geo), ANSATZ.orbitals(params, extended)
+    np.testing.assert_allclose(b.features[:, :, :2], a.features, atol=1e-12)
+    np.testing.assert_allclose(b.directions[:, :, :2], a.directions, atol=1e-12)
+    np.testing.assert_allclose(b.exponents[:, :, :2], a.exponents, atol=1e-12)
+    np.testing.assert_allclose(b.features[:, :, 2], 0.0, atol=1e-12)
+    x = electrons_near(LIH, jax.random.PRNGKey(9))
+    np.testing.assert_allclose(batch_log_psi(params, extended, x)[1],
+                               batch_log_psi(params, geo, x)[1], atol=1e-10)

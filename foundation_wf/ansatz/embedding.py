@@ -1,7 +1,8 @@
 """Size-agnostic electron embedding: FermiNet-like one- and two-electron streams.
 
 Electron-nucleus information enters as per-(electron, atom) features, built from the distance
-and a learned element embedding, summed over atoms; nothing is concatenated over atoms, so the
+and a learned element embedding, summed over the atoms within a smooth distance cutoff (so
+the sum stays bounded as molecules grow); nothing is concatenated over atoms, so the
 parameter shapes do not depend on the molecule. Only distances are used: rotation invariant.
 """
 
@@ -11,7 +12,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import distance_features, safe_norm
+from foundation_wf.ansatz.radial import distance_features, safe_norm, smooth_cutoff
 
 
 def spin_means(x: jnp.ndarray, n_up: int, axis: int) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -40,8 +41,9 @@ class ElectronEmbedding(nn.Module):
             distance_features(distance_en, cfg.n_rbf, cfg.rbf_cutoff),
             jnp.broadcast_to(element[None], (n_electrons,) + element.shape),
         ], axis=-1)
-        h = jnp.sum(jnp.tanh(nn.Dense(cfg.embedding_width, name="electron_nucleus")(en_in)),
-                    axis=1)  # [N, W]
+        per_atom = jnp.tanh(nn.Dense(cfg.embedding_width, name="electron_nucleus")(en_in))
+        cutoff = smooth_cutoff(distance_en, cfg.rbf_cutoff)[..., None]
+        h = jnp.sum(cutoff * per_atom, axis=1)  # [N, W]
 
         distance_ee = safe_norm(electrons[:, None] - electrons[None])  # [N, N]
         g = jnp.tanh(nn.Dense(cfg.pair_width, name="pair_in")(

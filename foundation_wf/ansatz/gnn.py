@@ -1,7 +1,7 @@
 """Orbital graph neural network: HF orbital descriptors -> network orbital parameters.
 
 One graph per localized HF orbital (orbitals are a batch axis), nodes are atoms, all pairs are
-edges. s-type descriptor entries are rotation scalars; p-shell entries are mixed by a learned
+edges, weighted by a smooth distance cutoff (``ModelConfig.rbf_cutoff``). s-type descriptor entries are rotation scalars; p-shell entries are mixed by a learned
 linear map into vector channels and used only through invariants (norms, dot products with
 bond directions and with each other) or as vectors with invariant weights, so the outputs are
 rotation invariant (f, alpha) or equivariant (the p-like directions U).
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import distance_features, safe_norm
+from foundation_wf.ansatz.radial import distance_features, safe_norm, smooth_cutoff
 
 
 class OrbitalParameters(struct.PyTreeNode):
@@ -86,7 +86,9 @@ class OrbitalGNN(nn.Module):
             jnp.broadcast_to(radial[:, :, None], (n_atoms, n_atoms, n_orb, radial.shape[-1])),
             proj_i, proj_j, overlap,
         ], axis=-1)  # [A, A, K, n_edge]
-        mask = not_self[:, :, None, None]
+        # Neighbours beyond the cutoff send nothing: node states depend on a bounded
+        # neighbourhood, so longer chains than those trained on look locally familiar.
+        mask = (not_self * smooth_cutoff(distance, cfg.rbf_cutoff))[:, :, None, None]
 
         for layer in range(cfg.gnn_layers):
             edge_filter = dense(cfg.gnn_width, f"filter_{layer}")(edge)

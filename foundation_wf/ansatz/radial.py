@@ -23,3 +23,9 @@ def radial_basis(distance: jnp.ndarray, n_rbf: int, cutoff: float) -> jnp.ndarra
 def distance_features(distance: jnp.ndarray, n_rbf: int, cutoff: float) -> jnp.ndarray:
     """[distance, radial basis]: [...] -> [..., n_rbf + 1]; the raw distance lets cusps form."""
     return jnp.concatenate([distance[..., None], radial_basis(distance, n_rbf, cutoff)], -1)
+
+
+def smooth_cutoff(distance: jnp.ndarray, cutoff: float) -> jnp.ndarray:
+    """(1 - (d/cutoff)^2)^3 for d < cutoff, else 0: a C2 envelope that makes sums over atoms
+    local, so that their size stays bounded as molecules grow (size extrapolation)."""
+    return jnp.clip(1.0 - (distance / cutoff) ** 2, 0.0, None) ** 3
