@@ -8,6 +8,7 @@ import pathlib
 
 import yaml
 
+from foundation_wf.cli.arguments import add_recipe_arguments
 from foundation_wf.train.checkpoint import CheckpointMismatch
 from foundation_wf.train.config import ConfigError, RunConfig, apply_overrides, build
 from foundation_wf.train.pretrained import Pretrained, load_pretrained
@@ -24,8 +25,7 @@ def add_parser(subparsers) -> None:
                     "Model preset, descriptor settings and precision come from the checkpoint.",
         epilog="e.g. fwf finetune --checkpoint runs/hydrogen_chains finetune/h6.yaml steps=200",
     )
-    parser.add_argument("recipe", help="YAML recipe (see finetune/)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    add_recipe_arguments(parser, "finetune/")
     parser.add_argument("--checkpoint", required=True,
                         help="run folder or checkpoints folder of a pretraining run")
     parser.set_defaults(run=run)

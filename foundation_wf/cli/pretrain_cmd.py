@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from foundation_wf.cli.arguments import add_recipe_arguments
 from foundation_wf.train.config import load_config
 from foundation_wf.train.trainer import Trainer, format_results
 
@@ -23,9 +24,7 @@ def add_parser(subparsers) -> None:
         epilog="Overrides: dotted keys, values in YAML, e.g. 'fwf pretrain "
                "pretrain/hydrogen_chains.yaml steps=200 optim.name=adam output=runs/x'.",
     )
-    parser.add_argument("recipe", help="YAML recipe (see pretrain/ and finetune/)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="override recipe keys, e.g. walkers=512 optim.learning_rate=0.02")
+    add_recipe_arguments(parser, "pretrain/ and finetune/")
     parser.add_argument("--distributed", action="store_true",
                         help="multi-host: call jax.distributed.initialize() first (reads the "
                              "SLURM or coordinator environment); walkers are sharded over "

@@ -98,35 +98,60 @@ def plot_pes(rows: list[dict], output: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def vmc_rows(metrics_path: pathlib.Path, geometry: str) -> list[dict]:
+    """The logged optimizer steps of one geometry with a finite energy, in file order."""
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
+    return [r for r in rows if r.get("phase") == "vmc" and r["geometry"] == geometry
+            and r.get("energy") is not None]
+
+
+def elapsed_seconds(rows: list[dict]) -> np.ndarray:
+    """Wall time since the first row, summed over the rows' increments: a resumed run restarts
+    its clock, and the time it was stopped is not counted."""
+    wall = np.array([r["wall_time"] for r in rows], dtype=float)
+    return np.concatenate([[0.0], np.cumsum(np.clip(np.diff(wall), 0.0, None))])
+
+
 def plot_runs(run_folders: list[pathlib.Path], geometry: str, output: pathlib.Path,
-              reference: float | None = None, window: int = 10) -> dict[str, float]:
-    """Energy vs optimizer step of one geometry in several runs (e.g. fine-tuned vs from
-    scratch). Returns each run's final evaluated energy (results.json) by folder name."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    finals = {}
-    for index, folder in enumerate(run_folders):
-        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
-                if line]
-        rows = [r for r in rows if r.get("phase") == "vmc" and r["geometry"] == geometry
-                and r.get("energy") is not None]
+              reference: float | None = None, window: int = 10,
+              labels: list[str] | None = None) -> dict[str, float]:
+    """Energy of one geometry in several runs (e.g. fine-tuned vs from scratch, or several
+    optimizers): running median over ``window`` logged steps vs optimizer step (left) and vs
+    wall time since the first optimizer step (right). Returns each run's final evaluated
+    energy (results.json) by label (default: folder name)."""
+    labels = labels or [folder.name for folder in run_folders]
+    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    finals, shown = {}, []
+    for index, (folder, label) in enumerate(zip(run_folders, labels)):
+        rows = vmc_rows(folder / "metrics.jsonl", geometry)
         if not rows:
             raise ValueError(f"run {str(folder)!r} has no VMC steps on geometry {geometry!r}")
-        steps = np.array([r["step"] for r in rows])
-        energy = np.array([r["energy"] for r in rows])
-        ax.plot(steps, running_median(energy, window), color=f"C{index}", label=folder.name)
+        energy = running_median(np.array([r["energy"] for r in rows]), window)
+        shown.append(energy)
+        color = f"C{index % 10}"
+        by_step.plot([r["step"] for r in rows], energy, color=color, label=label)
+        by_time.plot(elapsed_seconds(rows), energy, color=color, label=label)
         results = folder / "results.json"
         if results.exists():
             final = next((r for r in json.loads(results.read_text())
                           if r["geometry"] == geometry), None)
             if final and final["energy"] is not None:
-                finals[folder.name] = final["energy"]
-                ax.axhline(final["energy"], color=f"C{index}", linestyle=":", linewidth=0.8)
-    if reference is not None:
-        ax.axhline(reference, color="k", linestyle="--", linewidth=0.8, label="reference")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel(f"E (Ha), running median of {window} logged steps")
-    ax.set_title(f"{geometry}: dotted = final evaluated energy")
-    ax.legend(fontsize=8)
+                finals[label] = final["energy"]
+                by_step.axhline(final["energy"], color=color, linestyle=":", linewidth=0.8)
+    values = np.concatenate(shown)
+    values = values[np.isfinite(values)]
+    low = min([np.percentile(values, 0.5)] + ([reference] if reference is not None else []))
+    span = max(np.percentile(values, 90) - low, 1e-3)
+    by_step.set_ylim(low - 0.05 * span, low + span)
+    for ax in (by_step, by_time):
+        if reference is not None:
+            ax.axhline(reference, color="k", linestyle="--", linewidth=0.8, label="reference")
+        ax.grid(alpha=0.3)
+    by_step.set_xlabel("optimizer step")
+    by_time.set_xlabel("wall time since the first optimizer step (s)")
+    by_step.set_ylabel(f"E (Ha), running median of {window} logged steps")
+    by_step.set_title(f"{geometry}: dotted = final evaluated energy")
+    by_time.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(output, dpi=110)
     plt.close(fig)

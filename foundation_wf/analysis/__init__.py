@@ -1,0 +1,1 @@
+"""Diagnostics built on trained runs: optimizer comparison and loss landscapes."""

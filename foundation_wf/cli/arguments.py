@@ -1,0 +1,13 @@
+"""Command-line arguments shared by the commands that read a run recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser, recipes: str = "pretrain/") -> None:
+    """Positional RECIPE.yaml and any number of KEY=VALUE overrides."""
+    parser.add_argument("recipe", help=f"YAML recipe (see {recipes})")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="override recipe keys (dotted, values in YAML), e.g. walkers=512 "
+                             "optim.learning_rate=0.02")

@@ -1,0 +1,128 @@
+"""``fwf landscape --checkpoint CKPT``: energy landscape around trained parameters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+import jax
+import numpy as np
+
+from foundation_wf.analysis.landscape import (
+    LandscapeGrid, landscape_grid, make_point_energy, normalized_direction,
+)
+from foundation_wf.analysis.landscape_plot import plot_landscapes
+from foundation_wf.ansatz import make_ansatz
+from foundation_wf.data.io import load_geometries
+from foundation_wf.train import compiled
+from foundation_wf.train.loggers import progress
+from foundation_wf.train.pretrained import load_pretrained
+from foundation_wf.train.state import build_states, select_records
+from foundation_wf.vmc import mcmc
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "landscape", help="energy landscape around a checkpoint's parameters (contour PNG)",
+        description="Evaluate E(theta* + a d1 + b d2) on a grid around the checkpoint's "
+                    "parameters theta*, along two random directions normalised per weight "
+                    "matrix (each block scaled to the Frobenius norm of the trained block). "
+                    "Every grid point gets its own fresh MCMC samples of |psi_theta*|^2 and "
+                    "an importance-weighted energy estimate; one grid per --samples value "
+                    "shows how sampling noise roughens the surface. Writes landscape.npz "
+                    "(a, b, energy_<n>, ess_<n>), landscape.json (summary) and "
+                    "landscape.png to --output.",
+    )
+    parser.add_argument("--checkpoint", required=True, help="run folder or checkpoints folder")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset of the geometry (default: the checkpoint's)")
+    parser.add_argument("--geometry", default=None,
+                        help="geometry name (default: the checkpoint's first geometry)")
+    parser.add_argument("--samples", type=int, nargs="+", default=[512, 4096],
+                        help="MCMC samples per grid point; one landscape per value")
+    parser.add_argument("--grid", type=int, default=15, help="points per axis (odd)")
+    parser.add_argument("--span", type=float, default=0.1,
+                        help="a and b run over [-span, span] (units of the trained norms)")
+    parser.add_argument("--burn-in", type=int, default=100, help="MCMC sweeps before the grid")
+    parser.add_argument("--sweeps-between", type=int, default=3,
+                        help="MCMC sweeps between the sample sets of two grid points")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=None,
+                        help="output folder (default: <checkpoint run folder>/landscape)")
+    parser.set_defaults(run=run)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if args.grid < 3 or args.grid % 2 == 0:
+        raise ValueError(f"--grid must be odd and >= 3 so that the trained parameters are the "
+                         f"centre point, got {args.grid}")
+    if args.span <= 0:
+        raise ValueError(f"--span must be positive, got {args.span}")
+    if min(args.samples) < 2:
+        raise ValueError(f"--samples must be at least 2, got {args.samples}")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
+    pretrained = load_pretrained(args.checkpoint)
+    trained = pretrained.meta["config"]
+    names = [args.geometry] if args.geometry else (trained["geometries"] or None)
+    records = select_records(load_geometries(args.dataset or trained["dataset"]), names)
+    dtype = np.float64 if pretrained.precision == "float64" else np.float32
+    state = build_states(records[:1], pretrained.settings, dtype)[0]
+    ansatz = make_ansatz(pretrained.preset, pretrained.settings)
+    functions = compiled.run_functions(
+        ansatz, trained["mcmc"]["steps_per_update"], trained["mcmc"]["target_acceptance"],
+        trained["laplacian"], trained["local_energy_chunk"], trained["clip_scale"])
+    params = pretrained.params
+    key = jax.random.PRNGKey(args.seed)
+    d1 = normalized_direction(jax.random.fold_in(key, 1), params)
+    d2 = normalized_direction(jax.random.fold_in(key, 2), params)
+    coefficients = np.linspace(-args.span, args.span, args.grid)
+    point_energy = make_point_energy(ansatz, trained["laplacian"], trained["local_energy_chunk"])
+    grids: list[LandscapeGrid] = []
+    for n_samples in args.samples:
+        sample_key = jax.random.fold_in(key, 1000 + n_samples)
+        electrons = mcmc.initial_electrons(jax.random.fold_in(sample_key, 0),
+                                           state.record.molecule, n_samples, dtype=dtype)
+        log_abs = lambda x: functions.log_abs(params, state.geometry, x)  # noqa: E731
+        walkers = mcmc.init_walkers(log_abs, electrons, trained["mcmc"]["initial_step_size"])
+        for sweep in progress(range(args.burn_in), desc=f"Burn-in ({n_samples})", leave=False):
+            walkers = functions.network_sweep(params, state.geometry, walkers,
+                                              jax.random.fold_in(sample_key, 1 + sweep))
+
+        def samples(point: int, key=sample_key):
+            nonlocal walkers
+            for sweep in range(args.sweeps_between):
+                walkers = functions.network_sweep(
+                    params, state.geometry, walkers,
+                    jax.random.fold_in(key, 10**6 + point * args.sweeps_between + sweep))
+            return walkers.electrons, log_abs(walkers.electrons)
+
+        points = progress([(i, j) for i in range(args.grid) for j in range(args.grid)],
+                          desc=f"Grid ({n_samples} samples)", unit="point")
+        grids.append(landscape_grid(point_energy, params, d1, d2, coefficients,
+                                    state.geometry, samples, points))
+    output = pathlib.Path(args.output or pathlib.Path(args.checkpoint) / "landscape")
+    output.mkdir(parents=True, exist_ok=True)
+    arrays = {"a": coefficients, "b": coefficients}
+    for grid in grids:
+        arrays[f"energy_{grid.n_samples}"] = grid.energy
+        arrays[f"ess_{grid.n_samples}"] = grid.ess
+    np.savez(output / "landscape.npz", **arrays)
+    summary = [{"samples": g.n_samples, "centre_energy": g.centre, "argmin": g.argmin,
+                "min_energy": float(np.nanmin(g.energy)), "roughness": g.roughness,
+                "min_ess": float(np.nanmin(g.ess))} for g in grids]
+    (output / "landscape.json").write_text(json.dumps(
+        {"geometry": state.name, "checkpoint": str(args.checkpoint), "step": pretrained.step,
+         "span": args.span, "grid": args.grid, "grids": summary}, indent=1))
+    plot_landscapes(grids, f"{state.name}: E(theta* + a d1 + b d2), checkpoint step "
+                           f"{pretrained.step}", output / "landscape.png")
+    for s in summary:
+        print(f"{s['samples']:>6} samples: E(0,0) = {s['centre_energy']:.6f} Ha, grid minimum "
+              f"{s['min_energy']:.6f} Ha at (a, b) = ({s['argmin'][0]:+.3f}, "
+              f"{s['argmin'][1]:+.3f}), roughness {1e3 * s['roughness']:.3f} mHa, "
+              f"smallest effective sample size {s['min_ess']:.0f}")
+    print(f"grid: {output}/landscape.npz, plot: {output}/landscape.png")
+    return 0
