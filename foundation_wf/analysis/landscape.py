@@ -5,14 +5,17 @@ embedding table) of d1 and d2 is Gaussian noise rescaled to the Frobenius norm o
 block, so that a = 1 is a perturbation as large as the block itself (filter normalisation of
 Li et al., 2018, applied per weight matrix).
 
-Each grid point gets its own set of MCMC samples x ~ |psi_theta*|^2. The energy of the
-perturbed parameters is estimated on them by self-normalised importance sampling,
+Each grid point gets its own set of MCMC samples x, drawn either from |psi_theta|^2 of the
+point's own parameters (the weights below are then all equal and E is the plain mean local
+energy: a variational estimate at any distance) or from |psi_theta*|^2, in which case the
+energy of the perturbed parameters is estimated by self-normalised importance sampling,
 
     E(theta) = sum_w w(x) E_L(theta; x),   w ∝ |psi_theta(x) / psi_theta*(x)|^2,
 
 which is unbiased as the number of samples grows (unlike plain E_L(theta) averaged over
 samples of theta*, which is not a variational energy). The effective sample size
-1 / sum w^2 is returned with it: where it is small, the estimate is unreliable. At (0, 0) all
+1 / sum w^2 is returned with it: where it is small, the estimate is unreliable (with few
+effective samples it can even fall below the exact energy). At (0, 0) all
 weights are equal and f is the plain mean local energy of the trained parameters.
 """
 
@@ -46,8 +49,8 @@ def normalized_direction(key: jax.Array, params):
 def make_point_energy(ansatz: Ansatz, laplacian: str = "forward",
                       chunk_size: int = 0) -> Callable:
     """Jitted (params, d1, d2, a, b, geometry, electrons [B,N,3], log_abs0 [B]) ->
-    (energy (Ha), effective sample size) of theta = params + a d1 + b d2 on samples of
-    |psi_params|^2 whose log|psi_params| is log_abs0. Walkers with a non-finite local energy
+    (energy (Ha), effective sample size) of theta = params + a d1 + b d2 on samples drawn
+    from a wavefunction whose log|psi| at them is log_abs0 (weights |psi_theta|^2/|psi|^2). Walkers with a non-finite local energy
     get zero weight."""
     local_energy = make_batch_local_energy(ansatz, laplacian, chunk_size)
 
@@ -99,7 +102,8 @@ def landscape_grid(point_energy: Callable, params, d1, d2, coefficients: np.ndar
                    geometry, samples: Callable[[int], tuple[jnp.ndarray, jnp.ndarray]],
                    points: Iterable[tuple[int, int]] | None = None) -> LandscapeGrid:
     """Evaluate f on coefficients x coefficients. ``samples(point_index)`` returns that
-    point's (electrons [B, N, 3], log|psi_params| [B]); ``points`` (default: all (i, j) in
+    point's (electrons [B, N, 3], log|psi| [B] of the wavefunction they were sampled from);
+    ``points`` (default: all (i, j) in
     raster order) may wrap the iteration, e.g. in a progress bar."""
     n = len(coefficients)
     energy = np.full((n, n), np.nan)

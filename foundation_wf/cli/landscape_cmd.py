@@ -28,9 +28,13 @@ def add_parser(subparsers) -> None:
         description="Evaluate E(theta* + a d1 + b d2) on a grid around the checkpoint's "
                     "parameters theta*, along two random directions normalised per weight "
                     "matrix (each block scaled to the Frobenius norm of the trained block). "
-                    "Every grid point gets its own fresh MCMC samples of |psi_theta*|^2 and "
-                    "an importance-weighted energy estimate; one grid per --samples value "
-                    "shows how sampling noise roughens the surface. Writes landscape.npz "
+                    "Every grid point gets its own fresh set of MCMC samples: by default from "
+                    "|psi|^2 of that point's parameters (walkers carried from the previous "
+                    "point and re-equilibrated), so each value is a variational energy; with "
+                    "--sampling trained from |psi_theta*|^2 with importance weights (cheaper, "
+                    "valid only while the effective sample size stays large, i.e. small "
+                    "--span). One grid per --samples value shows how sampling noise roughens "
+                    "the surface. Writes landscape.npz "
                     "(a, b, energy_<n>, ess_<n>), landscape.json (summary) and "
                     "landscape.png to --output.",
     )
@@ -42,15 +46,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--samples", type=int, nargs="+", default=[512, 4096],
                         help="MCMC samples per grid point; one landscape per value")
     parser.add_argument("--grid", type=int, default=15, help="points per axis (odd)")
-    parser.add_argument("--span", type=float, default=0.1,
+    parser.add_argument("--sampling", choices=["perturbed", "trained"], default="perturbed",
+                        help="sample each point's own |psi|^2, or the trained |psi|^2 with "
+                             "importance weights")
+    parser.add_argument("--span", type=float, default=0.5,
                         help="a and b run over [-span, span] (units of the trained norms)")
     parser.add_argument("--burn-in", type=int, default=100, help="MCMC sweeps before the grid")
-    parser.add_argument("--sweeps-between", type=int, default=3,
+    parser.add_argument("--sweeps-between", type=int, default=10,
                         help="MCMC sweeps between the sample sets of two grid points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None,
                         help="output folder (default: <checkpoint run folder>/landscape)")
     parser.set_defaults(run=run)
+
+
+@jax.jit
+def shifted(params, d1, d2, a, b):
+    """theta* + a d1 + b d2."""
+    return jax.tree_util.tree_map(lambda p, u, v: p + a * u + b * v, params, d1, d2)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -94,11 +107,15 @@ def run(args: argparse.Namespace) -> int:
 
         def samples(point: int, key=sample_key):
             nonlocal walkers
+            i, j = divmod(point, args.grid)
+            sampled = params if args.sampling == "trained" else shifted(
+                params, d1, d2, coefficients[i], coefficients[j])
             for sweep in range(args.sweeps_between):
                 walkers = functions.network_sweep(
-                    params, state.geometry, walkers,
+                    sampled, state.geometry, walkers,
                     jax.random.fold_in(key, 10**6 + point * args.sweeps_between + sweep))
-            return walkers.electrons, log_abs(walkers.electrons)
+            return walkers.electrons, functions.log_abs(sampled, state.geometry,
+                                                        walkers.electrons)
 
         points = progress([(i, j) for i in range(args.grid) for j in range(args.grid)],
                           desc=f"Grid ({n_samples} samples)", unit="point")
@@ -116,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 "min_ess": float(np.nanmin(g.ess))} for g in grids]
     (output / "landscape.json").write_text(json.dumps(
         {"geometry": state.name, "checkpoint": str(args.checkpoint), "step": pretrained.step,
-         "span": args.span, "grid": args.grid, "grids": summary}, indent=1))
+         "sampling": args.sampling, "span": args.span, "grid": args.grid, "grids": summary}, indent=1))
     plot_landscapes(grids, f"{state.name}: E(theta* + a d1 + b d2), checkpoint step "
                            f"{pretrained.step}", output / "landscape.png")
     for s in summary:
