@@ -17,6 +17,7 @@ import pathlib
 from typing import Mapping, Sequence
 
 from foundation_wf.data.io import load_geometries
+from foundation_wf.data.records import GeometryRecord
 from foundation_wf.train.config import RunConfig, config_to_dict
 from foundation_wf.train.plots import elapsed_seconds, vmc_rows
 from foundation_wf.train.state import select_records
@@ -61,13 +62,13 @@ def trial_folder(output: pathlib.Path, optimizer: str, learning_rate: float) -> 
     return output / f"{optimizer}_lr{learning_rate:g}"
 
 
-def single_geometry(config: RunConfig) -> str:
-    """The name of the recipe's only geometry; an error if it selects more than one."""
+def single_geometry(config: RunConfig) -> GeometryRecord:
+    """The recipe's only geometry; an error if it selects more than one."""
     records = select_records(load_geometries(config.dataset), config.geometries)
     if len(records) != 1:
         raise ValueError(f"compare-optimizers needs a recipe with one geometry; "
                          f"{config.dataset!r} selects {len(records)} (set 'geometries')")
-    return records[0].name
+    return records[0]
 
 
 def run_trial(config: RunConfig, optimizer: str, learning_rate: float,
@@ -95,13 +96,9 @@ def run_trial(config: RunConfig, optimizer: str, learning_rate: float,
 
 def best_per_optimizer(results: Sequence[TrialResult]) -> dict[str, TrialResult]:
     """The lowest final energy of each optimizer (diverged trials only if nothing else)."""
-    best: dict[str, TrialResult] = {}
-    for result in results:
-        current = best.get(result.optimizer)
-        energy = result.energy if result.converged else math.inf
-        if current is None or energy < (current.energy if current.converged else math.inf):
-            best[result.optimizer] = result
-    return best
+    final = lambda r: r.energy if r.converged else math.inf  # noqa: E731
+    return {name: min((r for r in results if r.optimizer == name), key=final)
+            for name in dict.fromkeys(r.optimizer for r in results)}
 
 
 def compare_optimizers(config: RunConfig, rates: Mapping[str, Sequence[float]],

@@ -46,17 +46,22 @@ def normalized_direction(key: jax.Array, params):
     return jax.tree_util.tree_unflatten(tree, direction)
 
 
+def perturbed(params, d1, d2, a, b):
+    """theta* + a d1 + b d2 (a, b scalars; d1, d2 trees shaped like params)."""
+    return jax.tree_util.tree_map(lambda p, u, v: p + a * u + b * v, params, d1, d2)
+
+
 def make_point_energy(ansatz: Ansatz, laplacian: str = "forward",
                       chunk_size: int = 0) -> Callable:
     """Jitted (params, d1, d2, a, b, geometry, electrons [B,N,3], log_abs0 [B]) ->
     (energy (Ha), effective sample size) of theta = params + a d1 + b d2 on samples drawn
-    from a wavefunction whose log|psi| at them is log_abs0 (weights |psi_theta|^2/|psi|^2). Walkers with a non-finite local energy
-    get zero weight."""
+    from a wavefunction whose log|psi| at them is log_abs0 (weights |psi_theta|^2/|psi|^2).
+    Walkers with a non-finite local energy get zero weight."""
     local_energy = make_batch_local_energy(ansatz, laplacian, chunk_size)
 
     @jax.jit
     def point_energy(params, d1, d2, a, b, geometry, electrons, log_abs0):
-        theta = jax.tree_util.tree_map(lambda p, u, v: p + a * u + b * v, params, d1, d2)
+        theta = perturbed(params, d1, d2, a, b)
         _, log_abs = ansatz.batch_log_psi(theta, geometry, electrons)
         energies = local_energy(theta, geometry, electrons)
         finite = jnp.isfinite(energies) & jnp.isfinite(log_abs)
@@ -103,8 +108,8 @@ def landscape_grid(point_energy: Callable, params, d1, d2, coefficients: np.ndar
                    points: Iterable[tuple[int, int]] | None = None) -> LandscapeGrid:
     """Evaluate f on coefficients x coefficients. ``samples(point_index)`` returns that
     point's (electrons [B, N, 3], log|psi| [B] of the wavefunction they were sampled from);
-    ``points`` (default: all (i, j) in
-    raster order) may wrap the iteration, e.g. in a progress bar."""
+    ``points`` (default: all (i, j) in raster order) may wrap the iteration, e.g. in a
+    progress bar."""
     n = len(coefficients)
     energy = np.full((n, n), np.nan)
     ess = np.full((n, n), np.nan)

@@ -11,10 +11,8 @@ from foundation_wf.analysis.compare import (
     DEFAULT_RATES, TrialResult, best_per_optimizer, compare_optimizers, single_geometry,
 )
 from foundation_wf.cli.arguments import add_recipe_arguments
-from foundation_wf.data.io import load_geometries
 from foundation_wf.train.config import load_config
 from foundation_wf.train.plots import plot_runs, write_csv
-from foundation_wf.train.state import select_records
 
 
 def add_parser(subparsers) -> None:
@@ -72,8 +70,8 @@ def format_table(best: dict[str, TrialResult], reference: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.recipe, [*args.overrides, "log_every=1"])
     rates = parse_rates(args.optimizers, args.rates)
-    geometry = single_geometry(config)
-    reference = select_records(load_geometries(config.dataset), [geometry])[0].reference_energy
+    record = single_geometry(config)
+    geometry, reference = record.name, record.reference_energy
     output = pathlib.Path(args.output or f"{config.output}_optimizers")
     output.mkdir(parents=True, exist_ok=True)
     results = compare_optimizers(config, rates, output)

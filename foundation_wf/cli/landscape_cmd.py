@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from foundation_wf.analysis.landscape import (
-    LandscapeGrid, landscape_grid, make_point_energy, normalized_direction,
+    LandscapeGrid, landscape_grid, make_point_energy, normalized_direction, perturbed,
 )
 from foundation_wf.analysis.landscape_plot import plot_landscapes
 from foundation_wf.ansatz import make_ansatz
@@ -60,10 +60,7 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-@jax.jit
-def shifted(params, d1, d2, a, b):
-    """theta* + a d1 + b d2."""
-    return jax.tree_util.tree_map(lambda p, u, v: p + a * u + b * v, params, d1, d2)
+shifted = jax.jit(perturbed)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -114,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
                 walkers = functions.network_sweep(
                     sampled, state.geometry, walkers,
                     jax.random.fold_in(key, 10**6 + point * args.sweeps_between + sweep))
-            return walkers.electrons, functions.log_abs(sampled, state.geometry,
-                                                        walkers.electrons)
+            # The sweep keeps log|psi_sampled| of the current positions.
+            return walkers.electrons, walkers.log_abs
 
         points = progress([(i, j) for i in range(args.grid) for j in range(args.grid)],
                           desc=f"Grid ({n_samples} samples)", unit="point")
@@ -133,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
                 "min_ess": float(np.nanmin(g.ess))} for g in grids]
     (output / "landscape.json").write_text(json.dumps(
         {"geometry": state.name, "checkpoint": str(args.checkpoint), "step": pretrained.step,
-         "sampling": args.sampling, "span": args.span, "grid": args.grid, "grids": summary}, indent=1))
+         "sampling": args.sampling, "span": args.span, "grid": args.grid, "grids": summary},
+        indent=1))
     plot_landscapes(grids, f"{state.name}: E(theta* + a d1 + b d2), checkpoint step "
                            f"{pretrained.step}", output / "landscape.png")
     for s in summary:
