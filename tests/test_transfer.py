@@ -80,3 +80,42 @@ def test_plot_runs_compares_energy_curves(pretrained_run, tmp_path, capsys):
     assert main(["plot-runs", str(pretrained_run), "--geometry", "H9",
                  "--output", str(output)]) == 2
     assert "no VMC steps on geometry 'H9'" in capsys.readouterr().err
+
+
+def test_compare_finetune_evaluates_both_runs_at_equal_budgets(pretrained_run, tmp_path,
+                                                               capsys):
+    recipe = tmp_path / "ft.yaml"
+    recipe.write_text(yaml.safe_dump(dict(
+        TINY_RUN, dataset="reference", geometries=["H2_R1.4"], output=str(tmp_path / "ft"),
+        steps=4, pretrain={"steps": 0}, evaluation={"steps": 6},
+        optim={"learning_rate": 0.02, "schedule_offset": 100})))
+    out = tmp_path / "vs"
+    command = ["compare-finetune", "--checkpoint", str(pretrained_run), str(recipe),
+               "--budgets", "0", "2", "4", "--scratch-pretrain-steps", "3",
+               "--output", str(out)]
+    assert main(command) == 0
+    assert "H2_R1.4" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(out / "comparison.csv")))
+    assert [int(r["step"]) for r in rows] == [0, 2, 4]
+    # Step 0 of the fine-tuned run is the checkpoint itself: its evaluation is exactly the
+    # zero-shot evaluation with the same walkers, burn-in, sweeps and seed.
+    assert main(["evaluate", "--checkpoint", str(pretrained_run), "reference", "--geometries",
+                 "H2_R1.4", "--walkers", "64", "--burn-in", "10", "--steps", "6",
+                 "--output", str(tmp_path / "zero_shot")]) == 0
+    zero_shot = list(csv.DictReader(open(tmp_path / "zero_shot" / "results.csv")))[0]
+    assert float(rows[0]["finetune_energy"]) == pytest.approx(float(zero_shot["energy"]),
+                                                              rel=1e-12)
+    assert float(rows[0]["scratch_energy"]) != pytest.approx(float(rows[0]["finetune_energy"]))
+    for run in ("finetune", "scratch"):  # the budget-0 time is the burn-in (and HF pretraining)
+        times = [float(r[f"{run}_wall_time"]) for r in rows]
+        assert 0 < times[0] and times == sorted(times)
+    assert (out / "comparison.png").stat().st_size > 0
+    # Repeating the command reuses the finished runs and evaluations.
+    logs = {run: (out / run / "metrics.jsonl").read_text() for run in ("finetune", "scratch")}
+    assert main(command) == 0
+    assert logs == {run: (out / run / "metrics.jsonl").read_text()
+                    for run in ("finetune", "scratch")}
+    assert list(csv.DictReader(open(out / "comparison.csv"))) == rows
+    capsys.readouterr()
+    assert main([*command[:-4], "--budgets", "9", "--output", str(out)]) == 2
+    assert "budget 9 is outside 0..steps=4" in capsys.readouterr().err

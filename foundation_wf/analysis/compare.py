@@ -11,11 +11,11 @@ resume from their checkpoints: only the missing work is done.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import pathlib
 from typing import Mapping, Sequence
 
+from foundation_wf.analysis.reuse import reuse_or_compute
 from foundation_wf.data.io import load_geometries
 from foundation_wf.data.records import GeometryRecord
 from foundation_wf.train.config import RunConfig, config_to_dict
@@ -78,20 +78,18 @@ def run_trial(config: RunConfig, optimizer: str, learning_rate: float,
     trial_config = dataclasses.replace(
         config, output=str(folder),
         optim=dataclasses.replace(config.optim, name=optimizer, learning_rate=learning_rate))
-    resolved = config_to_dict(trial_config)
-    done = folder / "trial.json"
-    if done.exists():
-        saved = json.loads(done.read_text())
-        if saved.get("config") == resolved:
-            return TrialResult(**saved["result"])
-    trainer = Trainer(trial_config)
-    stats = next(iter(trainer.run().values()))
-    rows = vmc_rows(folder / "metrics.jsonl", trainer.states[0].name)
-    result = TrialResult(optimizer=optimizer, learning_rate=learning_rate, folder=str(folder),
-                         energy=stats.mean, error=stats.error,
-                         optimization_time=round(float(elapsed_seconds(rows)[-1]), 1))
-    done.write_text(json.dumps({"result": dataclasses.asdict(result), "config": resolved}))
-    return result
+
+    def train_and_evaluate() -> dict:
+        trainer = Trainer(trial_config)
+        stats = next(iter(trainer.run().values()))
+        rows = vmc_rows(folder / "metrics.jsonl", trainer.states[0].name)
+        return dataclasses.asdict(TrialResult(
+            optimizer=optimizer, learning_rate=learning_rate, folder=str(folder),
+            energy=stats.mean, error=stats.error,
+            optimization_time=round(float(elapsed_seconds(rows)[-1]), 1)))
+
+    return TrialResult(**reuse_or_compute(folder / "trial.json", config_to_dict(trial_config),
+                                          train_and_evaluate))
 
 
 def best_per_optimizer(results: Sequence[TrialResult]) -> dict[str, TrialResult]:

@@ -11,3 +11,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, recipes: str = "pretra
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="override recipe keys (dotted, values in YAML), e.g. walkers=512 "
                              "optim.learning_rate=0.02")
+
+
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """Required --checkpoint: the pretrained weights a command starts from."""
+    parser.add_argument("--checkpoint", required=True,
+                        help="run folder or checkpoints folder of a pretraining run "
+                             "(its latest checkpoint is used)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from foundation_wf.train.config import RunConfig, build
-from foundation_wf.train.pretrained import load_pretrained
+from foundation_wf.cli.arguments import add_checkpoint_argument
+from foundation_wf.train.pretrained import load_pretrained, zero_shot_config
 from foundation_wf.train.trainer import Trainer, format_results
 
 
@@ -20,8 +20,7 @@ def add_parser(subparsers) -> None:
                     "scan coordinate with HF and reference) to --output.",
     )
     parser.add_argument("dataset", help="dataset name under datasets/, folder or .jsonl file")
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder or checkpoints folder of a pretraining run")
+    add_checkpoint_argument(parser)
     parser.add_argument("--output", default=None,
                         help="result folder (default runs/evaluate_<dataset>)")
     parser.add_argument("--geometries", nargs="+", default=None, help="subset of geometries")
@@ -34,16 +33,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     pretrained = load_pretrained(args.checkpoint)
-    trained = pretrained.meta["config"]
-    output = args.output or f"runs/evaluate_{pathlib.Path(args.dataset).name}"
-    config = build(RunConfig, dict(
-        dataset=args.dataset, geometries=args.geometries, output=output, seed=args.seed,
-        precision=pretrained.precision, model=pretrained.preset, walkers=args.walkers,
-        steps=0, descriptors={"basis": pretrained.settings.basis,
-                              "elements": list(pretrained.settings.elements)},
-        mcmc={**trained["mcmc"], "burn_in": args.burn_in}, pretrain={"steps": 0},
-        evaluation={"steps": args.steps},
-    ))
+    config = zero_shot_config(
+        pretrained, args.dataset, args.output or f"runs/evaluate_{pathlib.Path(args.dataset).name}",
+        args.walkers, args.burn_in, args.steps, args.geometries, args.seed)
     trainer = Trainer(config, initial_params=pretrained.params)
     trainer.zero_shot()
     print(f"zero-shot with {args.checkpoint} (step {pretrained.step})")

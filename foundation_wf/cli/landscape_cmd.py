@@ -9,6 +9,7 @@ import pathlib
 import jax
 import numpy as np
 
+from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.analysis.landscape import (
     LandscapeGrid, landscape_grid, make_point_energy, normalized_direction, perturbed,
 )
@@ -38,7 +39,7 @@ def add_parser(subparsers) -> None:
                     "(a, b, energy_<n>, ess_<n>), landscape.json (summary) and "
                     "landscape.png to --output.",
     )
-    parser.add_argument("--checkpoint", required=True, help="run folder or checkpoints folder")
+    add_checkpoint_argument(parser)
     parser.add_argument("--dataset", default=None,
                         help="dataset of the geometry (default: the checkpoint's)")
     parser.add_argument("--geometry", default=None,

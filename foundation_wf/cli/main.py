@@ -8,12 +8,12 @@ import sys
 from typing import Sequence
 
 from foundation_wf.cli import (
-    bench_cmd, compare_cmd, dataset_cmd, evaluate_cmd, finetune_cmd, hf_cmd, landscape_cmd,
-    model_cmd, plot_runs_cmd, pretrain_cmd,
+    bench_cmd, compare_cmd, compare_finetune_cmd, dataset_cmd, evaluate_cmd, finetune_cmd,
+    hf_cmd, landscape_cmd, model_cmd, plot_runs_cmd, pretrain_cmd,
 )
 
 SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, pretrain_cmd, evaluate_cmd, finetune_cmd,
-               plot_runs_cmd, compare_cmd, landscape_cmd, bench_cmd)
+               compare_finetune_cmd, plot_runs_cmd, compare_cmd, landscape_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

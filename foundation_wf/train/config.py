@@ -191,14 +191,19 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
     return data
 
 
-def load_config(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> RunConfig:
+def load_recipe(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> dict:
+    """A YAML recipe as a dict, with 'key=value' overrides applied (not yet validated)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe {str(path)!r} not found")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a YAML mapping")
-    return build(RunConfig, apply_overrides(data, overrides))
+    return apply_overrides(data, overrides)
+
+
+def load_config(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> RunConfig:
+    return build(RunConfig, load_recipe(path, overrides))
 
 
 def config_to_dict(config) -> dict:

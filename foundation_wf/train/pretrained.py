@@ -12,6 +12,7 @@ from foundation_wf.ansatz.model import Ansatz
 from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.train import checkpoint
+from foundation_wf.train.config import RunConfig, build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +42,15 @@ class Pretrained:
         return self.meta["config"]["precision"]
 
 
-def load_pretrained(path: str | pathlib.Path) -> Pretrained:
-    """Latest checkpoint of a run folder (or of a checkpoints/ folder)."""
+def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretrained:
+    """The checkpoint at ``step`` (default: the latest) of a run folder (or of a
+    checkpoints/ folder)."""
     mngr = checkpoint.folder_manager(checkpoint.find_checkpoint_folder(path))
-    step = mngr.latest_step()
+    if step is None:
+        step = mngr.latest_step()
+    elif step not in mngr.all_steps():
+        raise FileNotFoundError(f"{str(path)!r} has no checkpoint at step {step} "
+                                f"(it has {sorted(mngr.all_steps())})")
     meta = checkpoint.read_meta(mngr, step)
     if meta["config"]["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -56,3 +62,34 @@ def load_pretrained(path: str | pathlib.Path) -> Pretrained:
     abstract = jax.eval_shape(ansatz.init, jax.random.PRNGKey(0), geometry)
     params = checkpoint.restore(mngr, {"params": abstract}, step)["params"]
     return Pretrained(params=params, meta=meta, step=step)
+
+
+def inherit(recipe: dict, pretrained: Pretrained) -> dict:
+    """The recipe with model, precision and descriptor settings taken from the checkpoint; a
+    recipe that sets one of them differently is refused, naming the field."""
+    descriptors = {"basis": pretrained.settings.basis,
+                   "elements": list(pretrained.settings.elements)}
+    wanted = {"model": pretrained.preset, "precision": pretrained.precision,
+              **{f"descriptors.{k}": v for k, v in descriptors.items()}}
+    given = {"model": recipe.get("model"), "precision": recipe.get("precision"),
+             **{f"descriptors.{k}": (recipe.get("descriptors") or {}).get(k)
+                for k in descriptors}}
+    for field, value in given.items():
+        if value is not None and value != wanted[field]:
+            raise checkpoint.CheckpointMismatch(
+                f"checkpoint was made with {field}={wanted[field]!r}, the recipe sets {value!r}")
+    return {**recipe, "model": pretrained.preset, "precision": pretrained.precision,
+            "descriptors": descriptors}
+
+
+def zero_shot_config(pretrained: Pretrained, dataset: str, output: str, walkers: int,
+                     burn_in: int, steps: int, geometries: list[str] | None = None,
+                     seed: int = 0) -> RunConfig:
+    """A run without optimizer steps that evaluates ``pretrained`` on a dataset: walkers
+    sampled from HF, ``burn_in`` sweeps with the network, ``steps`` evaluation sweeps (MCMC
+    settings otherwise as in the checkpoint's run)."""
+    trained = pretrained.meta["config"]
+    return build(RunConfig, inherit(dict(
+        dataset=dataset, geometries=geometries, output=output, seed=seed, walkers=walkers,
+        steps=0, mcmc={**trained["mcmc"], "burn_in": burn_in}, pretrain={"steps": 0},
+        evaluation={"steps": steps}), pretrained))

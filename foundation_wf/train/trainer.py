@@ -181,6 +181,9 @@ class Trainer:
             for sweep in range(cfg.mcmc.burn_in):
                 state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
                                                     self._key(INIT_STREAM, 2, index, sweep))
+            self._emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
+                        "acceptance": float(state.walkers.acceptance),
+                        "step_size": float(state.walkers.step_size)})
 
     def _init_optimizer(self) -> None:
         self.optimizer = compiled.optimizer_for(self.config.optim, self.loss)
