@@ -82,3 +82,18 @@ def test_cli_error_is_one_line(tmp_path, capsys):
 def test_cli_model_info(capsys):
     assert main(["model", "info", "--preset", "tiny"]) == 0
     assert "tiny:     7,222 parameters" in capsys.readouterr().out
+
+
+def test_diatomic_scan_cli(tmp_path, capsys):
+    out = tmp_path / "lih"
+    assert main(["dataset", "make", "diatomic", "Li", "H", "--distances", "2.5:3.5:3",
+                 "--out", str(out)]) == 0
+    records = load_geometries(out)
+    assert [r.name for r in records] == ["LiH_R2.500", "LiH_R3.000", "LiH_R3.500"]
+    for record in records:
+        coords = record.molecule.coords
+        assert np.linalg.norm(coords[1] - coords[0]) == pytest.approx(record.scan)
+        assert (record.molecule.n_electrons, record.molecule.spin) == (4, 0)
+    assert main(["dataset", "make", "diatomic", "Li", "H", "--distances", "0",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "bond lengths must be positive, got 0.0" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Zero-shot evaluation and fine-tuning from a pretraining checkpoint."""
 
 import csv
+import dataclasses
 
 import jax
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import TINY_RUN
+from foundation_wf.analysis.finetune_vs_scratch import paired_configs, train
 from foundation_wf.cli.main import main
 from foundation_wf.train import checkpoint
 from foundation_wf.train.config import RunConfig, build
@@ -88,7 +90,7 @@ def test_compare_finetune_evaluates_both_runs_at_equal_budgets(pretrained_run, t
     recipe.write_text(yaml.safe_dump(dict(
         TINY_RUN, dataset="reference", geometries=["H2_R1.4"], output=str(tmp_path / "ft"),
         steps=4, pretrain={"steps": 0}, evaluation={"steps": 6},
-        optim={"learning_rate": 0.02, "schedule_offset": 100})))
+        optim={"learning_rate": 0.02})))  # offset 0: one compiled KFAC step for both
     out = tmp_path / "vs"
     command = ["compare-finetune", "--checkpoint", str(pretrained_run), str(recipe),
                "--budgets", "0", "2", "4", "--scratch-pretrain-steps", "3",
@@ -119,3 +121,24 @@ def test_compare_finetune_evaluates_both_runs_at_equal_budgets(pretrained_run, t
     capsys.readouterr()
     assert main([*command[:-4], "--budgets", "9", "--output", str(out)]) == 2
     assert "budget 9 is outside 0..steps=4" in capsys.readouterr().err
+
+
+def test_paired_runs_differ_only_where_a_scratch_run_must(tmp_path):
+    base = build(RunConfig, dict(TINY_RUN, dataset="reference", geometries=["H2_R1.4"],
+                                 steps=300, pretrain={"steps": 0}, evaluation={"steps": 50},
+                                 optim={"learning_rate": 0.02, "schedule_offset": 500}))
+    pair = paired_configs(base, tmp_path, [0, 100, 150, 300], scratch_pretrain_steps=1000)
+    finetune, scratch = pair["finetune"], pair["scratch"]
+    assert (finetune.optim.schedule_offset, scratch.optim.schedule_offset) == (500, 0)
+    assert (finetune.pretrain.steps, scratch.pretrain.steps) == (0, 1000)
+    assert finetune.checkpoint.every == 50 and finetune.checkpoint.keep >= 300 // 50 + 1
+    assert finetune.evaluation.steps == 0  # budgets are evaluated separately
+    same = dict(output="x", optim=base.optim, pretrain=base.pretrain)
+    assert (dataclasses.replace(finetune, **same) == dataclasses.replace(scratch, **same))
+    with pytest.raises(ValueError, match="budget 400 is outside 0..steps=300"):
+        paired_configs(base, tmp_path, [0, 400], scratch_pretrain_steps=1000)
+    # A fine-tuning folder started from another checkpoint is never resumed.
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune" / "origin.json").write_text('"/runs/old@1200"')
+    with pytest.raises(ValueError, match="was started from '/runs/old@1200'"):
+        train(finetune, None, "/runs/new@1200")

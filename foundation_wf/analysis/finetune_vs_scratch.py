@@ -25,6 +25,7 @@ import pathlib
 from typing import Sequence
 
 from foundation_wf.analysis.reuse import reuse_or_compute
+from foundation_wf.train.checkpoint import CheckpointMismatch
 from foundation_wf.train.config import (
     CheckpointConfig, ConfigError, EvaluationConfig, RunConfig, build, config_to_dict,
 )
@@ -46,7 +47,8 @@ class BudgetEnergy:
       energy, error: evaluated energy and its reblocked standard error (Ha).
       wall_time: seconds the run had spent on reaching this step: HF pretraining, burn-in and
         optimizer steps including compilation (Hartree-Fock itself excluded), read from the
-        metrics log to within ``log_every`` steps.
+        metrics log to within ``log_every`` steps. The fine-tuned run is trained first and
+        pays the compilation both runs share, so the comparison of times favours scratch.
     """
 
     run: str
@@ -94,14 +96,22 @@ def paired_configs(base: RunConfig, output: pathlib.Path, budgets: Sequence[int]
 
 
 def train(config: RunConfig, initial: Pretrained | None, origin: str | None) -> None:
-    """Run (or resume) one of the pair; a finished run with the same config and the same
-    starting checkpoint (``origin``) is not touched again."""
+    """Run (or resume) one of the pair from ``initial`` (None: random), whose checkpoint is
+    named by ``origin``; a finished run with the same config is not touched again. A folder
+    started from another origin is refused (resuming it would continue the wrong run)."""
+    stamp = pathlib.Path(config.output) / "origin.json"
+    if stamp.exists() and json.loads(stamp.read_text()) != origin:
+        raise CheckpointMismatch(
+            f"{config.output!r} was started from {json.loads(stamp.read_text())!r}, not "
+            f"{origin!r}; use another --output or remove that folder")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(origin))
+
     def run() -> dict:
         Trainer(config, initial_params=initial.params if initial else None).run()
         return {}
 
-    reuse_or_compute(pathlib.Path(config.output) / "trained.json",
-                     {"run": config_to_dict(config), "origin": origin}, run)
+    reuse_or_compute(stamp.parent / "trained.json", config_to_dict(config), run)
 
 
 def evaluate_at(config: RunConfig, step: int, evaluation: EvaluationConfig,

@@ -32,7 +32,8 @@ def add_parser(subparsers) -> None:
                     "of both runs after each budget of optimizer steps are evaluated the same "
                     "way (fresh walkers, the recipe's burn-in and evaluation sweeps, reblocked "
                     "error bars). Writes comparison.csv/.json and comparison.png (energy vs "
-                    "steps and vs wall time) to --output; finished runs and evaluations are "
+                    "steps and vs wall time; the fine-tuned run is trained first and pays the "
+                    "shared XLA compilation) to --output; finished runs and evaluations are "
                     "reused when the command is repeated.",
         epilog="e.g. fwf compare-finetune --checkpoint runs/hydrogen_chains finetune/h6.yaml",
     )

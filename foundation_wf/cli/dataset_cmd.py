@@ -42,6 +42,15 @@ def add_parser(subparsers) -> None:
     chain.add_argument("--out", required=True, help="output dataset folder")
     chain.set_defaults(run=run_make)
 
+    diatomic = kinds.add_parser(
+        "diatomic", help="bond-length scan of a diatomic molecule",
+        description="A neutral diatomic (lowest spin) along z at given bond lengths (bohr).")
+    diatomic.add_argument("symbols", nargs=2, metavar="ELEMENT", help="e.g. Li H")
+    diatomic.add_argument("--distances", type=parse_spacings, required=True,
+                          help="bond lengths in bohr: '2.4,3.4' or start:stop:count '2.4:5:6'")
+    diatomic.add_argument("--out", required=True, help="output dataset folder")
+    diatomic.set_defaults(run=run_make)
+
     distort = kinds.add_parser(
         "distort", help="random distortions of molecules from XYZ files",
         description="Randomly displaced and rotated copies of each molecule; bonded pairs keep "
@@ -83,6 +92,11 @@ def run_make(args: argparse.Namespace) -> int:
                 f"spacings (bohr) {[round(s, 4) for s in args.spacings]}. Neutral, "
                 "lowest spin. Scan coordinate: the H-H spacing in bohr. Reference energies "
                 f"where available from {args.reference or 'nowhere'}.\n")
+    elif args.kind == "diatomic":
+        records = generators.diatomic_scan(*args.symbols, args.distances)
+        card = (f"# {''.join(args.symbols)} bond scan\n\nNeutral {'-'.join(args.symbols)} "
+                f"along z at bond lengths (bohr) {[round(d, 4) for d in args.distances]}, "
+                "lowest spin. Scan coordinate: the bond length in bohr.\n")
     elif args.kind == "distort":
         records = []
         for index, path in enumerate(args.xyz):

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from foundation_wf.data.records import GeometryRecord
-from foundation_wf.systems import Molecule
+from foundation_wf.systems import Molecule, atomic_number
 
 # Single-bond covalent radii (bohr) used to decide which atom pairs are bonded.
 COVALENT_RADII_BOHR = {
@@ -38,6 +38,21 @@ def hydrogen_chains(n_atoms: Sequence[int], spacings: Sequence[float]) -> list[G
         GeometryRecord(hydrogen_chain(n, d), compound=f"H{n}", scan=float(d))
         for n in n_atoms for d in spacings
     ]
+
+
+def diatomic_scan(first: str, second: str, distances: Sequence[float]) -> list[GeometryRecord]:
+    """A neutral diatomic (lowest spin) along z at each bond length (bohr; scan coordinate =
+    bond length), e.g. LiH for a potential-energy curve."""
+    records = []
+    for distance in distances:
+        if distance <= 0:
+            raise ValueError(f"bond lengths must be positive, got {distance}")
+        name = f"{first}{second}_R{distance:.3f}"
+        electrons = atomic_number(first) + atomic_number(second)
+        molecule = Molecule.from_symbols([first, second], [[0, 0, 0], [0, 0, distance]],
+                                         unit="bohr", spin=electrons % 2, name=name)
+        records.append(GeometryRecord(molecule, compound=f"{first}{second}", scan=float(distance)))
+    return records
 
 
 def random_rotation(key: np.random.Generator) -> np.ndarray:
