@@ -25,7 +25,7 @@ import pathlib
 from typing import Sequence
 
 from foundation_wf.analysis.reuse import reuse_or_compute
-from foundation_wf.train.checkpoint import CheckpointMismatch
+from foundation_wf.train.checkpoint import CheckpointMismatch, find_checkpoint_folder
 from foundation_wf.train.config import (
     CheckpointConfig, ConfigError, EvaluationConfig, RunConfig, build, config_to_dict,
 )
@@ -152,7 +152,7 @@ def compare_finetune(recipe: dict, checkpoint: str, output: pathlib.Path,
     pretrained = load_pretrained(checkpoint)
     base = build(RunConfig, inherit(recipe, pretrained))
     configs = paired_configs(base, output, budgets, scratch_pretrain_steps)
-    origin = f"{pathlib.Path(checkpoint).absolute()}@{pretrained.step}"
+    origin = f"{find_checkpoint_folder(checkpoint).resolve()}@{pretrained.step}"
     energies = []
     for name in RUNS:
         config = configs[name]
