@@ -109,6 +109,9 @@ def test_landscape_centre_is_the_energy_of_the_trained_parameters_on_the_same_sa
                           np.array([-0.05, 0.0, 0.05]), H2_GEOMETRY, samples)
     local = jax.jit(make_batch_local_energy(ANSATZ))(params, H2_GEOMETRY, sets[4])
     np.testing.assert_allclose(grid.centre, jnp.mean(local), rtol=1e-12)
+    # Equal weights: the standard error is the plain sigma / sqrt(n).
+    np.testing.assert_allclose(grid.error[1, 1], jnp.std(local) / np.sqrt(32), rtol=1e-10)
+    assert np.all(grid.error > 0)
     assert grid.ess[1, 1] == pytest.approx(32)  # equal weights at the trained parameters
     assert np.all(grid.ess < 32 + 1e-9) and np.all(np.isfinite(grid.energy))
     assert not np.isclose(grid.energy[0, 0], grid.centre)
@@ -128,6 +131,7 @@ def test_landscape_command_on_a_checkpoint(tmp_path, capsys):
     assert data["energy_16"].shape == data["energy_32"].shape == (3, 3)
     # Each point is sampled from its own |psi|^2: all importance weights are equal.
     np.testing.assert_allclose(data["ess_32"], 32)
+    assert data["error_32"].shape == (3, 3) and np.all(data["error_32"] > 0)
     summary = json.loads((out / "landscape.json").read_text())
     assert summary["geometry"] == "He" and [g["samples"] for g in summary["grids"]] == [16, 32]
     assert (out / "landscape.png").stat().st_size > 0

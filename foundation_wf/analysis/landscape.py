@@ -15,7 +15,9 @@ energy of the perturbed parameters is estimated by self-normalised importance sa
 which is unbiased as the number of samples grows (unlike plain E_L(theta) averaged over
 samples of theta*, which is not a variational energy). The effective sample size
 1 / sum w^2 is returned with it: where it is small, the estimate is unreliable (with few
-effective samples it can even fall below the exact energy). At (0, 0) all
+effective samples it can even fall below the exact energy). So is the standard error
+sqrt(sum w^2 (E_L - E)^2) (delta method; sigma/sqrt(n) for equal weights), which treats the
+walkers of one point as independent (they are separate chains). At (0, 0) all
 weights are equal and f is the plain mean local energy of the trained parameters.
 """
 
@@ -54,7 +56,8 @@ def perturbed(params, d1, d2, a, b):
 def make_point_energy(ansatz: Ansatz, laplacian: str = "forward",
                       chunk_size: int = 0) -> Callable:
     """Jitted (params, d1, d2, a, b, geometry, electrons [B,N,3], log_abs0 [B]) ->
-    (energy (Ha), effective sample size) of theta = params + a d1 + b d2 on samples drawn
+    (energy (Ha), effective sample size, standard error (Ha)) of theta = params + a d1 + b d2
+    on samples drawn
     from a wavefunction whose log|psi| at them is log_abs0 (weights |psi_theta|^2/|psi|^2).
     Walkers with a non-finite local energy get zero weight."""
     local_energy = make_batch_local_energy(ansatz, laplacian, chunk_size)
@@ -67,20 +70,24 @@ def make_point_energy(ansatz: Ansatz, laplacian: str = "forward",
         finite = jnp.isfinite(energies) & jnp.isfinite(log_abs)
         log_weights = jnp.where(finite, 2.0 * (log_abs - log_abs0), -jnp.inf)
         weights = jax.nn.softmax(log_weights)
-        energy = jnp.sum(weights * jnp.where(finite, energies, 0.0))
-        return energy, 1.0 / jnp.sum(weights**2)
+        energies = jnp.where(finite, energies, 0.0)
+        energy = jnp.sum(weights * energies)
+        error = jnp.sqrt(jnp.sum(weights**2 * (energies - energy) ** 2))
+        return energy, 1.0 / jnp.sum(weights**2), error
 
     return point_energy
 
 
 @dataclasses.dataclass(frozen=True)
 class LandscapeGrid:
-    """f on a grid: energy[i, j] = E(theta* + a[i] d1 + b[j] d2) (Ha), ess[i, j] the effective
-    sample size of its estimate out of n_samples."""
+    """f on a grid: energy[i, j] = E(theta* + a[i] d1 + b[j] d2) (Ha), error[i, j] its
+    standard error (Ha), ess[i, j] the effective sample size of its estimate out of
+    n_samples."""
 
     a: np.ndarray
     b: np.ndarray
     energy: np.ndarray
+    error: np.ndarray
     ess: np.ndarray
     n_samples: int
 
@@ -91,8 +98,18 @@ class LandscapeGrid:
     @property
     def argmin(self) -> tuple[float, float]:
         """(a, b) of the lowest grid energy."""
-        i, j = np.unravel_index(np.nanargmin(self.energy), self.energy.shape)
+        i, j = self._lowest
         return float(self.a[i]), float(self.b[j])
+
+    @property
+    def _lowest(self) -> tuple[int, int]:
+        return tuple(int(k) for k in np.unravel_index(np.nanargmin(self.energy),
+                                                       self.energy.shape))
+
+    @property
+    def min_error(self) -> float:
+        """Standard error of the lowest grid energy (Ha)."""
+        return float(self.error[self._lowest])
 
     @property
     def roughness(self) -> float:
@@ -112,6 +129,7 @@ def landscape_grid(point_energy: Callable, params, d1, d2, coefficients: np.ndar
     progress bar."""
     n = len(coefficients)
     energy = np.full((n, n), np.nan)
+    error = np.full((n, n), np.nan)
     ess = np.full((n, n), np.nan)
     n_samples = 0
     grid_points = points if points is not None else ((i, j) for i in range(n) for j in range(n))
@@ -119,8 +137,9 @@ def landscape_grid(point_energy: Callable, params, d1, d2, coefficients: np.ndar
         electrons, log_abs0 = samples(i * n + j)
         n_samples = electrons.shape[0]
         dtype = electrons.dtype
-        e, s = point_energy(params, d1, d2, jnp.asarray(coefficients[i], dtype),
-                            jnp.asarray(coefficients[j], dtype), geometry, electrons, log_abs0)
-        energy[i, j], ess[i, j] = float(e), float(s)
-    return LandscapeGrid(np.asarray(coefficients), np.asarray(coefficients), energy, ess,
-                         n_samples)
+        e, s, err = point_energy(params, d1, d2, jnp.asarray(coefficients[i], dtype),
+                                 jnp.asarray(coefficients[j], dtype), geometry, electrons,
+                                 log_abs0)
+        energy[i, j], ess[i, j], error[i, j] = float(e), float(s), float(err)
+    return LandscapeGrid(np.asarray(coefficients), np.asarray(coefficients), energy, error,
+                         ess, n_samples)

@@ -125,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
     for grid in grids:
         arrays[f"energy_{grid.n_samples}"] = grid.energy
         arrays[f"ess_{grid.n_samples}"] = grid.ess
+        arrays[f"error_{grid.n_samples}"] = grid.error
     np.savez(output / "landscape.npz", **arrays)
     summary = [{"samples": g.n_samples, "centre_energy": g.centre, "argmin": g.argmin,
-                "min_energy": float(np.nanmin(g.energy)), "roughness": g.roughness,
+                "min_energy": float(np.nanmin(g.energy)), "min_energy_error": g.min_error,
+                "centre_error": float(g.error[args.grid // 2, args.grid // 2]),
+                "reference": state.record.reference_energy, "roughness": g.roughness,
                 "min_ess": float(np.nanmin(g.ess))} for g in grids]
     (output / "landscape.json").write_text(json.dumps(
         {"geometry": state.name, "checkpoint": str(args.checkpoint), "step": pretrained.step,
@@ -136,9 +139,17 @@ def run(args: argparse.Namespace) -> int:
     plot_landscapes(grids, f"{state.name}: E(theta* + a d1 + b d2), checkpoint step "
                            f"{pretrained.step}", output / "landscape.png")
     for s in summary:
-        print(f"{s['samples']:>6} samples: E(0,0) = {s['centre_energy']:.6f} Ha, grid minimum "
-              f"{s['min_energy']:.6f} Ha at (a, b) = ({s['argmin'][0]:+.3f}, "
+        print(f"{s['samples']:>6} samples: E(0,0) = {s['centre_energy']:.6f}"
+              f"({1e6 * s['centre_error']:.0f} uHa), grid minimum {s['min_energy']:.6f}"
+              f"({1e6 * s['min_energy_error']:.0f} uHa) at (a, b) = ({s['argmin'][0]:+.3f}, "
               f"{s['argmin'][1]:+.3f}), roughness {1e3 * s['roughness']:.3f} mHa, "
               f"smallest effective sample size {s['min_ess']:.0f}")
+    reference = state.record.reference_energy
+    for grid in grids if reference is not None else []:
+        below = int(np.sum((reference - grid.energy) / grid.error > 3))
+        if below:
+            print(f"{grid.n_samples} samples: {below} grid point(s) lie more than 3 standard "
+                  f"errors below the reference {reference:.6f} Ha: too few samples for that "
+                  "perturbation (see error_/ess_ in landscape.npz)")
     print(f"grid: {output}/landscape.npz, plot: {output}/landscape.png")
     return 0
