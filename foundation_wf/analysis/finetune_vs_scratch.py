@@ -29,7 +29,7 @@ from foundation_wf.train.checkpoint import CheckpointMismatch, find_checkpoint_f
 from foundation_wf.train.config import (
     CheckpointConfig, ConfigError, EvaluationConfig, RunConfig, build, config_to_dict,
 )
-from foundation_wf.train.plots import elapsed_seconds
+from foundation_wf.train.plots import elapsed_seconds, read_metrics
 from foundation_wf.train.pretrained import Pretrained, inherit, load_pretrained
 from foundation_wf.train.trainer import Trainer
 
@@ -100,10 +100,11 @@ def train(config: RunConfig, initial: Pretrained | None, origin: str | None) -> 
     named by ``origin``; a finished run with the same config is not touched again. A folder
     started from another origin is refused (resuming it would continue the wrong run)."""
     stamp = pathlib.Path(config.output) / "origin.json"
-    if stamp.exists() and json.loads(stamp.read_text()) != origin:
+    started_from = json.loads(stamp.read_text()) if stamp.exists() else origin
+    if started_from != origin:
         raise CheckpointMismatch(
-            f"{config.output!r} was started from {json.loads(stamp.read_text())!r}, not "
-            f"{origin!r}; use another --output or remove that folder")
+            f"{config.output!r} was started from {started_from!r}, not {origin!r}; use "
+            "another --output or remove that folder")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(origin))
 
@@ -134,10 +135,10 @@ def evaluate_at(config: RunConfig, step: int, evaluation: EvaluationConfig,
                              "trained": config_to_dict(config), "step": step}, evaluate)
 
 
-def wall_time_at(metrics_path: pathlib.Path, step: int) -> float:
-    """Seconds the run had spent when ``step`` optimizer steps were done (0: when the first
-    optimizer step began), from the start of its first phase and summed over restarts."""
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
+def wall_time_at(rows: list[dict], step: int) -> float:
+    """Seconds the run with metrics ``rows`` had spent when ``step`` optimizer steps were
+    done (0: when the first optimizer step began), from the start of its first phase and
+    summed over restarts."""
     if not rows:
         return 0.0
     elapsed = rows[0]["wall_time"] + elapsed_seconds(rows)
@@ -151,6 +152,7 @@ def compare_finetune(recipe: dict, checkpoint: str, output: pathlib.Path,
     """Train both runs and evaluate each at every budget (see the module docstring)."""
     pretrained = load_pretrained(checkpoint)
     base = build(RunConfig, inherit(recipe, pretrained))
+    budgets = check_budgets(budgets, base.steps)
     configs = paired_configs(base, output, budgets, scratch_pretrain_steps)
     origin = f"{find_checkpoint_folder(checkpoint).resolve()}@{pretrained.step}"
     energies = []
@@ -159,9 +161,10 @@ def compare_finetune(recipe: dict, checkpoint: str, output: pathlib.Path,
         print(f"--- {name}: {config.output}")
         train(config, pretrained if name == "finetune" else None,
               origin if name == "finetune" else None)
-        for step in check_budgets(budgets, base.steps):
+        metrics = read_metrics(pathlib.Path(config.output) / "metrics.jsonl")
+        for step in budgets:
             print(f"--- {name}: evaluating the parameters after {step} steps")
-            wall_time = wall_time_at(pathlib.Path(config.output) / "metrics.jsonl", step)
+            wall_time = wall_time_at(metrics, step)
             for geometry, value in evaluate_at(config, step, base.evaluation,
                                                base.mcmc.burn_in).items():
                 energies.append(BudgetEnergy(run=name, step=step, geometry=geometry,

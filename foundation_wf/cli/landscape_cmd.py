@@ -9,11 +9,11 @@ import pathlib
 import jax
 import numpy as np
 
-from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.analysis.landscape import (
     LandscapeGrid, landscape_grid, make_point_energy, normalized_direction, perturbed,
 )
 from foundation_wf.analysis.landscape_plot import plot_landscapes
+from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import load_geometries
 from foundation_wf.train import compiled
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
                     "valid only while the effective sample size stays large, i.e. small "
                     "--span). One grid per --samples value shows how sampling noise roughens "
                     "the surface. Writes landscape.npz "
-                    "(a, b, energy_<n>, ess_<n>), landscape.json (summary) and "
+                    "(a, b, energy_<n>, error_<n>, ess_<n>), landscape.json (summary) and "
                     "landscape.png to --output.",
     )
     add_checkpoint_argument(parser)

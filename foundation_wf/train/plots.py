@@ -23,8 +23,8 @@ def plot_energy_vs_step(metrics_path: pathlib.Path, references: dict[str, float 
                         output: pathlib.Path, window: int = 20) -> None:
     """Energy vs step per geometry (running median of logged points), a panel per compound,
     reference energies dashed in the geometry's colour."""
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
-    rows = [r for r in rows if r.get("phase") == "vmc" and r.get("energy") is not None]
+    rows = [r for r in read_metrics(metrics_path)
+            if r.get("phase") == "vmc" and r.get("energy") is not None]
     if not rows:
         return
     compounds = sorted({r.get("compound", r["geometry"]) for r in rows})
@@ -98,11 +98,15 @@ def plot_pes(rows: list[dict], output: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def read_metrics(metrics_path: pathlib.Path) -> list[dict]:
+    """Every row of a run's metrics.jsonl, in file order."""
+    return [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
+
+
 def vmc_rows(metrics_path: pathlib.Path, geometry: str) -> list[dict]:
     """The logged optimizer steps of one geometry with a finite energy, in file order."""
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
-    return [r for r in rows if r.get("phase") == "vmc" and r["geometry"] == geometry
-            and r.get("energy") is not None]
+    return [r for r in read_metrics(metrics_path) if r.get("phase") == "vmc"
+            and r["geometry"] == geometry and r.get("energy") is not None]
 
 
 def elapsed_seconds(rows: list[dict]) -> np.ndarray:
