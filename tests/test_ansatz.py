@@ -136,7 +136,7 @@ def test_an_atom_beyond_the_cutoff_changes_nothing():
     """Size extrapolation: sums over atoms are local, so a distant atom with zero orbital
     coefficients leaves the orbitals of the molecule and its wavefunction unchanged."""
     params, geo = random_params(LIH, seed=5), geometry(LIH)
-    far = 3 * ANSATZ.config.rbf_cutoff
+    far = 3 * max(ANSATZ.config.gnn_cutoff, ANSATZ.config.orbital_cutoff)
     pad = lambda d: jnp.concatenate([d, jnp.zeros_like(d[:1])], axis=0)  # noqa: E731
     extended = geo.replace(
         coords=jnp.concatenate([geo.coords, jnp.asarray([[far, 0.0, 0.0]])]),

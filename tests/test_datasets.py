@@ -81,7 +81,7 @@ def test_cli_error_is_one_line(tmp_path, capsys):
 
 def test_cli_model_info(capsys):
     assert main(["model", "info", "--preset", "tiny"]) == 0
-    assert "tiny:     7,222 parameters" in capsys.readouterr().out
+    assert "tiny:     5,776 parameters" in capsys.readouterr().out
 
 
 def test_diatomic_scan_cli(tmp_path, capsys):

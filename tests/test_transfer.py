@@ -36,7 +36,12 @@ def test_zero_shot_evaluation_writes_table_and_pes(pretrained_run, tmp_path, cap
     assert "H4_linear_d1.4" in printed and "-2.251458" in printed
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [r["geometry"] for r in rows] == ["H2_R1.0", "H4_linear_d1.4"]
-    assert all(np.isfinite(float(r["energy"])) for r in rows)
+    for row in rows:
+        energy, error = float(row["energy"]), float(row["error"])
+        # Variational: never below the exact energy beyond the statistical error; a model
+        # trained for a few steps is not yet below HF, but within 1 Ha of it.
+        assert energy >= float(row["reference"]) - 3 * error
+        assert abs(energy - float(row["hf_energy"])) < 1.0
     assert (out / "pes.png").exists()
 
 

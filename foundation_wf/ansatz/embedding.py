@@ -1,9 +1,19 @@
-"""Size-agnostic electron embedding: FermiNet-like one- and two-electron streams.
+"""Local, size-consistent electron embedding.
 
-Electron-nucleus information enters as per-(electron, atom) features, built from the distance
-and a learned element embedding, summed over the atoms within a smooth distance cutoff (so
-the sum stays bounded as molecules grow); nothing is concatenated over atoms, so the
-parameter shapes do not depend on the molecule. Only distances are used: rotation invariant.
+An electron's features come only from the nuclei and the other electrons within
+``ModelConfig.embedding_cutoff``: each contribution is weighted by a smooth cutoff (no means
+over all electrons, whose value would change with the size of the molecule), so an
+electron in a long chain sees what it saw in a short one, and electrons of far-apart
+fragments do not see each other at all.
+
+* Electron-nucleus: per-(electron, atom) features from the distance and a learned element
+  embedding, summed over atoms; nothing is concatenated over atoms, so the parameter shapes do
+  not depend on the molecule.
+* Electron-electron: continuous-filter messages (filters of r_ij^2 only, zero slope at
+  r_ij = 0, so no cusp is added to the Jastrow's) from same-spin and opposite-spin
+  neighbours, averaged separately with cutoff weights (``neighbour_weights``).
+
+Only distances are used: rotation invariant.
 """
 
 from __future__ import annotations
@@ -12,15 +22,24 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import distance_features, safe_norm, smooth_cutoff
+from foundation_wf.ansatz.radial import (distance_features, even_radial_basis, safe_norm,
+                                         smooth_cutoff, smooth_cutoff_sq)
 
 
-def spin_means(x: jnp.ndarray, n_up: int, axis: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Means of x over the up and over the down electrons along ``axis`` (zero if none)."""
-    n = x.shape[axis]
-    up = jnp.take(x, jnp.arange(n_up), axis=axis)
-    down = jnp.take(x, jnp.arange(n_up, n), axis=axis)
-    return (jnp.sum(up, axis=axis) / max(n_up, 1), jnp.sum(down, axis=axis) / max(n - n_up, 1))
+def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
+    """[N] bool: True for down electrons (electrons are ordered up first)."""
+    return jnp.arange(n_electrons) >= n_up
+
+
+def neighbour_weights(weight: jnp.ndarray) -> jnp.ndarray:
+    """Cutoff weights [N, N] -> weights of a local mean: w_ij / (1 + sum_j w_ij).
+
+    A mean, so that electrons crowding together do not inflate each other's features (with
+    plain sums, HF pretraining left wavefunctions whose |psi|^2 collapsed electrons onto the
+    nuclei: +27 Ha on H4); over the neighbours within the cutoff only, plus one, so that it
+    depends neither on the total number of electrons nor blows up with no neighbour.
+    """
+    return weight / (1.0 + jnp.sum(weight, axis=1, keepdims=True))
 
 
 class ElectronEmbedding(nn.Module):
@@ -34,30 +53,33 @@ class ElectronEmbedding(nn.Module):
         """electrons [N, 3] (up first), coords [A, 3] bohr, element_index [A] -> h [N, W]."""
         cfg = self.config
         n_electrons = electrons.shape[0]
+        cutoff = cfg.embedding_cutoff
         distance_en = safe_norm(electrons[:, None] - coords[None])  # [N, A]
         element = nn.Embed(self.n_elements, cfg.element_embedding, name="element_embed")(
             element_index)
         en_in = jnp.concatenate([
-            distance_features(distance_en, cfg.n_rbf, cfg.rbf_cutoff),
+            distance_features(distance_en, cfg.n_rbf, cutoff),
             jnp.broadcast_to(element[None], (n_electrons,) + element.shape),
         ], axis=-1)
         per_atom = jnp.tanh(nn.Dense(cfg.embedding_width, name="electron_nucleus")(en_in))
-        cutoff = smooth_cutoff(distance_en, cfg.rbf_cutoff)[..., None]
-        h = jnp.sum(cutoff * per_atom, axis=1)  # [N, W]
+        h = jnp.sum(smooth_cutoff(distance_en, cutoff)[..., None] * per_atom, axis=1)  # [N, W]
 
-        distance_ee = safe_norm(electrons[:, None] - electrons[None])  # [N, N]
-        g = jnp.tanh(nn.Dense(cfg.pair_width, name="pair_in")(
-            distance_features(distance_ee, cfg.n_rbf, cfg.rbf_cutoff)))  # [N, N, Wp]
+        offset = electrons[:, None] - electrons[None]
+        distance_sq = jnp.sum(offset * offset, axis=-1)  # [N, N]
+        not_self = 1.0 - jnp.eye(n_electrons, dtype=electrons.dtype)
+        weight = smooth_cutoff_sq(distance_sq, cutoff) * not_self  # [N, N]
+        spin = electron_spins(n_up, n_electrons)
+        same = (spin[:, None] == spin[None, :]).astype(electrons.dtype)
+        weight_same = neighbour_weights(weight * same)
+        weight_opposite = neighbour_weights(weight * (1.0 - same))
+        pair = even_radial_basis(distance_sq, cfg.n_rbf, cutoff)  # [N, N, n_rbf]
         for layer in range(cfg.embedding_layers):
-            h_up, h_down = spin_means(h, n_up, axis=0)
-            g_up, g_down = spin_means(g, n_up, axis=1)
-            one = jnp.concatenate([
-                h,
-                jnp.broadcast_to(h_up, h.shape),
-                jnp.broadcast_to(h_down, h.shape),
-                g_up, g_down,
-            ], axis=-1)
-            h = h + jnp.tanh(nn.Dense(cfg.embedding_width, name=f"one_{layer}")(one))
-            if layer < cfg.embedding_layers - 1:
-                g = g + jnp.tanh(nn.Dense(cfg.pair_width, name=f"two_{layer}")(g))
+            filters = jnp.tanh(nn.Dense(cfg.pair_width, name=f"filter_{layer}")(pair))
+            values = nn.Dense(cfg.pair_width, name=f"value_{layer}")(h)  # [N, Wp]
+            messages = filters * values[None]  # [N, N, Wp]
+            from_same = jnp.einsum("ij,ijc->ic", weight_same, messages)
+            from_opposite = jnp.einsum("ij,ijc->ic", weight_opposite, messages)
+            update = nn.Dense(cfg.embedding_width, name=f"one_{layer}")(
+                jnp.concatenate([h, from_same, from_opposite], axis=-1))
+            h = h + jnp.tanh(update)
         return h

@@ -1,8 +1,9 @@
 """Orbital graph neural network: HF orbital descriptors -> network orbital parameters.
 
 One graph per localized HF orbital (orbitals are a batch axis), nodes are atoms, all pairs are
-edges, weighted by a smooth distance cutoff (``ModelConfig.rbf_cutoff``). s-type descriptor entries are rotation scalars; p-shell entries are mixed by a learned
-linear map into vector channels and used only through invariants (norms, dot products with
+edges, weighted by a smooth distance cutoff (``ModelConfig.gnn_cutoff``). s-type descriptor
+entries are rotation scalars; p-shell entries are mixed by a learned linear map into vector
+channels and used only through invariants (norms, dot products with
 bond directions and with each other) or as vectors with invariant weights, so the outputs are
 rotation invariant (f, alpha) or equivariant (the p-like directions U).
 
@@ -68,7 +69,7 @@ class OrbitalGNN(nn.Module):
         not_self = 1.0 - jnp.eye(n_atoms, dtype=coords.dtype)
         distance = safe_norm(bond)
         direction = bond / distance[..., None] * not_self[..., None]  # e_IJ, zero on diagonal
-        radial = distance_features(distance, cfg.n_rbf, cfg.rbf_cutoff)  # [A, A, n_rbf+1]
+        radial = distance_features(distance, cfg.n_rbf, cfg.gnn_cutoff)  # [A, A, n_rbf+1]
 
         element = nn.Embed(self.n_elements, cfg.element_embedding, name="element_embed")(
             element_index)  # [A, E]
@@ -88,7 +89,7 @@ class OrbitalGNN(nn.Module):
         ], axis=-1)  # [A, A, K, n_edge]
         # Neighbours beyond the cutoff send nothing: node states depend on a bounded
         # neighbourhood, so longer chains than those trained on look locally familiar.
-        mask = (not_self * smooth_cutoff(distance, cfg.rbf_cutoff))[:, :, None, None]
+        mask = (not_self * smooth_cutoff(distance, cfg.gnn_cutoff))[:, :, None, None]
 
         for layer in range(cfg.gnn_layers):
             edge_filter = dense(cfg.gnn_width, f"filter_{layer}")(edge)

@@ -64,12 +64,18 @@ class Ansatz:
             params, orbitals, geometry, x, method=TransferableWavefunction.slater_matrices)
         return jax.vmap(one)(electrons)
 
+    def walkers_log_psi(self, params: dict, orbitals: OrbitalParameters,
+                        geometry: GeometryInput,
+                        electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign [B], log|psi| [B]) for walkers [B, N, 3] with precomputed orbitals."""
+        return jax.vmap(self.log_psi, in_axes=(None, None, None, 0))(
+            params, orbitals, geometry, electrons)
+
     def batch_log_psi(self, params: dict, geometry: GeometryInput,
                       electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         """(sign [B], log|psi| [B]) for walkers [B, N, 3]; the GNN runs once for all."""
-        orbitals = self.orbitals(params, geometry)
-        return jax.vmap(self.log_psi, in_axes=(None, None, None, 0))(
-            params, orbitals, geometry, electrons)
+        return self.walkers_log_psi(params, self.orbitals(params, geometry), geometry,
+                                    electrons)
 
 
 def make_ansatz(preset: str | ModelConfig = "small",

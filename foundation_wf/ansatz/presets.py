@@ -9,45 +9,67 @@ import dataclasses
 class ModelConfig:
     """Hyperparameters of ``TransferableWavefunction`` (none depends on the molecule).
 
+    The three cutoffs (bohr) make every part of the wavefunction local: an atom or an
+    electron farther away than a cutoff contributes exactly nothing, so fragments farther
+    apart than ``3 * gnn_cutoff``, ``embedding_cutoff`` and ``orbital_cutoff`` give
+    psi(A+B) = psi(A) psi(B) (single determinant) and additive energies.
+
     Attributes:
       gnn_width: node-state width of the orbital GNN.
       gnn_layers: message-passing layers of the orbital GNN.
       gnn_vector_channels: learned vector channels mixed from the p-shell descriptor entries.
+      gnn_cutoff: range of the orbital GNN's messages between atoms, bohr.
       n_rbf: radial basis functions for distances (GNN edges and electron features).
-      rbf_cutoff: largest radial-basis centre, bohr.
+      embedding_cutoff: range of what an electron's embedding sees (nuclei and other
+        electrons), bohr.
+      orbital_cutoff: range of the orbital envelopes around each atom and of the
+        electron-electron Jastrow factor, bohr.
       embedding_width: electron embedding width (also the orbital feature length).
-      embedding_layers: one/two-electron stream layers.
-      pair_width: two-electron stream width.
+      embedding_layers: electron message-passing layers of the embedding.
+      pair_width: width of the electron-electron messages.
       element_embedding: width of the learned element embedding.
-      n_determinants: determinants combined by log-sum-exp.
+      n_determinants: determinants combined by log-sum-exp. Only 1 keeps energies exactly
+        additive for far-apart fragments (a sum of products of fragment determinants does not
+        factorise), so every preset uses 1.
       p_channels: directional (p-like) orbital channels per (atom, orbital).
     """
 
     gnn_width: int = 32
     gnn_layers: int = 3
     gnn_vector_channels: int = 4
+    gnn_cutoff: float = 5.0
     n_rbf: int = 16
-    rbf_cutoff: float = 8.0
+    embedding_cutoff: float = 8.0
+    orbital_cutoff: float = 10.0
     embedding_width: int = 32
     embedding_layers: int = 3
     pair_width: int = 16
     element_embedding: int = 16
-    n_determinants: int = 4
+    n_determinants: int = 1
     p_channels: int = 2
+
+    def __post_init__(self):
+        for name in ("gnn_cutoff", "embedding_cutoff", "orbital_cutoff"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"model {name} must be positive, got {getattr(self, name)}")
+        for field in dataclasses.fields(self):
+            if field.type == "int" and getattr(self, field.name) < 1:
+                raise ValueError(f"model {field.name} must be at least 1, "
+                                 f"got {getattr(self, field.name)}")
 
 
 PRESETS: dict[str, ModelConfig] = {
     # For unit tests: seconds to compile and run.
     "tiny": ModelConfig(gnn_width=16, gnn_layers=2, gnn_vector_channels=2, n_rbf=8,
                         embedding_width=16, embedding_layers=2, pair_width=8,
-                        element_embedding=8, n_determinants=2, p_channels=2),
+                        element_embedding=8, p_channels=2),
     # CPU runs on small molecules.
     "small": ModelConfig(),
     # GPU runs on the multi-compound dataset.
     "large": ModelConfig(gnn_width=64, gnn_layers=3, gnn_vector_channels=8, n_rbf=24,
-                         rbf_cutoff=10.0, embedding_width=128, embedding_layers=4,
-                         pair_width=32, element_embedding=32, n_determinants=16,
-                         p_channels=4),
+                         gnn_cutoff=6.0, embedding_cutoff=8.0, orbital_cutoff=12.0,
+                         embedding_width=128, embedding_layers=4, pair_width=32,
+                         element_embedding=32, p_channels=4),
 }
 
 

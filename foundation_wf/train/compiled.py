@@ -35,7 +35,9 @@ class RunFunctions:
 def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplacian: str,
                   chunk_size: int, clip_scale: float) -> RunFunctions:
     def network_sweep(params, geometry, walkers, key):
-        log_abs = lambda x: ansatz.batch_log_psi(params, geometry, x)[1]  # noqa: E731
+        # The orbital GNN depends on the geometry only: once per sweep, not once per move.
+        orbitals = ansatz.orbitals(params, geometry)
+        log_abs = lambda x: ansatz.walkers_log_psi(params, orbitals, geometry, x)[1]  # noqa: E731
         # The parameters may have changed since this geometry's walkers last moved (other
         # geometries were trained meanwhile): their cached log|psi| must be recomputed, or
         # Metropolis-Hastings compares against stale values and samples the wrong density.

@@ -98,6 +98,34 @@ def plot_pes(rows: list[dict], output: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def plot_energy_per_atom(rows: list[dict], output: pathlib.Path) -> None:
+    """Energy per atom vs scan coordinate, one line per compound on shared axes (with error
+    bars; references as stars): a size-extensive model puts chains of every length on
+    nearly the same curve."""
+    rows = [r for r in rows if r["scan"] is not None and r["energy_per_atom"] is not None]
+    compounds = sorted({r["compound"] for r in rows}, key=lambda c: (len(c), c))
+    if len(compounds) < 2:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for index, compound in enumerate(compounds):
+        mine = sorted((r for r in rows if r["compound"] == compound), key=lambda r: r["scan"])
+        color = f"C{index % 10}"
+        ax.errorbar([r["scan"] for r in mine], [r["energy_per_atom"] for r in mine],
+                    yerr=[r["error"] / r["n_atoms"] for r in mine], marker="o", ms=3,
+                    color=color, label=compound)
+        with_ref = [r for r in mine if r["reference"] is not None]
+        ax.plot([r["scan"] for r in with_ref], [r["reference"] / r["n_atoms"] for r in with_ref],
+                "*", color=color, ms=8)
+    ax.set_xlabel("scan coordinate (bohr)")
+    ax.set_ylabel("energy per atom (Ha)")
+    ax.set_title("energy per atom (stars: references)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+
+
 def read_metrics(metrics_path: pathlib.Path) -> list[dict]:
     """Every row of a run's metrics.jsonl, in file order."""
     return [json.loads(line) for line in metrics_path.read_text().splitlines() if line]

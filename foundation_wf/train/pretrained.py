@@ -42,6 +42,20 @@ class Pretrained:
         return self.meta["config"]["precision"]
 
 
+def saved_model_config(meta: dict, path: str | pathlib.Path) -> ModelConfig:
+    """The checkpoint's model configuration; one written by another version of the ansatz
+    (fields this version does not have, or lacks) is refused naming the fields."""
+    saved = meta["model"]["config"]
+    known = {field.name for field in dataclasses.fields(ModelConfig)}
+    unknown, missing = sorted(set(saved) - known), sorted(known - set(saved))
+    if unknown or missing:
+        raise checkpoint.CheckpointMismatch(
+            f"checkpoint {str(path)!r} was written by another version of the ansatz "
+            f"(model fields not in this version: {unknown or 'none'}; missing: "
+            f"{missing or 'none'}); retrain it with this version")
+    return ModelConfig(**saved)
+
+
 def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretrained:
     """The checkpoint at ``step`` (default: the latest) of a run folder (or of a
     checkpoints/ folder)."""
@@ -55,7 +69,7 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     if meta["config"]["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
     settings = DescriptorSettings.from_dict(meta["descriptors"])
-    ansatz = Ansatz(ModelConfig(**meta["model"]["config"]), settings)
+    ansatz = Ansatz(saved_model_config(meta, path), settings)
     probe = hydrogen_chain(2, 1.4)  # parameter shapes do not depend on the molecule
     dtype = "float64" if meta["config"]["precision"] == "float64" else "float32"
     geometry = geometry_input(probe, geometry_hf(probe, settings), settings, dtype)

@@ -29,7 +29,8 @@ from foundation_wf.hf import DescriptorSettings
 from foundation_wf.train import checkpoint, compiled, devices
 from foundation_wf.train.config import RunConfig, config_to_dict
 from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
-from foundation_wf.train.plots import plot_energy_vs_step, plot_pes, write_csv
+from foundation_wf.train.plots import (plot_energy_per_atom, plot_energy_vs_step, plot_pes,
+                                       write_csv)
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.state import build_states, select_records
 from foundation_wf.vmc import mcmc
@@ -329,11 +330,13 @@ class Trainer:
         for state in self.states:
             stats = results.get(state.name)
             ref = state.record.reference_energy
+            n_atoms = state.record.molecule.n_atoms
             rows.append({
                 "geometry": state.name, "compound": state.record.compound,
-                "scan": state.record.scan, "hf_energy": state.hf.energy,
+                "scan": state.record.scan, "n_atoms": n_atoms, "hf_energy": state.hf.energy,
                 "energy": stats.mean if stats else None,
                 "error": stats.error if stats else None,
+                "energy_per_atom": stats.mean / n_atoms if stats else None,
                 "tau": stats.tau if stats else None,
                 "reference": ref,
                 "difference": (stats.mean - ref) if (stats and ref is not None) else None,
@@ -341,6 +344,7 @@ class Trainer:
         (self.output / "results.json").write_text(json.dumps(rows, indent=1))
         write_csv(rows, self.output / "results.csv")
         plot_pes(rows, self.output / "pes.png")
+        plot_energy_per_atom(rows, self.output / "per_atom.png")
         plot_energy_vs_step(self.output / "metrics.jsonl",
                             {s.name: s.record.reference_energy for s in self.states},
                             self.output / "energy.png")
@@ -349,12 +353,13 @@ class Trainer:
 
 def format_results(rows: list[dict]) -> str:
     """The results table as text (energies in Ha, differences in mHa)."""
-    lines = [f"{'geometry':<22} {'E_HF':>12} {'E_VMC':>12} {'error':>9} {'E_ref':>12} "
-             f"{'E-E_ref/mHa':>12}"]
+    lines = [f"{'geometry':<22} {'E_HF':>12} {'E_VMC':>12} {'error':>9} {'E_VMC/atom':>11} "
+             f"{'E_ref':>12} {'E-E_ref/mHa':>12}"]
     for r in rows:
         fmt = lambda v, w, p: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
         diff = r["difference"] * 1e3 if r["difference"] is not None else None
         lines.append(f"{r['geometry']:<22} {fmt(r['hf_energy'], 12, 6)} "
                      f"{fmt(r['energy'], 12, 6)} {fmt(r['error'], 9, 6)} "
+                     f"{fmt(r['energy_per_atom'], 11, 6)} "
                      f"{fmt(r['reference'], 12, 6)} {fmt(diff, 12, 2)}")
     return "\n".join(lines)
