@@ -34,10 +34,11 @@ def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
 def neighbour_weights(weight: jnp.ndarray) -> jnp.ndarray:
     """Cutoff weights [N, N] -> weights of a local mean: w_ij / (1 + sum_j w_ij).
 
-    A mean, so that electrons crowding together do not inflate each other's features (with
-    plain sums, HF pretraining left wavefunctions whose |psi|^2 collapsed electrons onto the
-    nuclei: +27 Ha on H4); over the neighbours within the cutoff only, plus one, so that it
-    depends neither on the total number of electrons nor blows up with no neighbour.
+    A mean, so that the size of a message does not grow with how many electrons crowd
+    around electron i; over the neighbours within the cutoff only, plus one, so that it
+    depends neither on the total number of electrons nor blows up with no neighbour. (Not
+    measured against plain sums: both variants started far above HF after too short an HF
+    pretraining, which was the actual cause there.)
     """
     return weight / (1.0 + jnp.sum(weight, axis=1, keepdims=True))
 
