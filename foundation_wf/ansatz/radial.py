@@ -21,8 +21,8 @@ def radial_basis(distance: jnp.ndarray, n_rbf: int, cutoff: float) -> jnp.ndarra
     """Gaussian radial basis of distances (bohr): [...] -> [..., n_rbf], centres 0..cutoff.
 
     Each Gaussian is two centre spacings wide: narrower ones make a randomly initialised
-    electron embedding vary on a fraction of a bohr, with local energies of +10 Ha (measured
-    on H4 at 5 bohr cutoff and 16 functions) that training then has to undo.
+    electron embedding vary on a fraction of a bohr: mean local energy +8.5 Ha at
+    initialisation on H4 with 16 functions over 5 bohr, +0.2 Ha with this width.
     """
     centres = jnp.linspace(0.0, cutoff, n_rbf, dtype=distance.dtype)
     width = 2.0 * cutoff / n_rbf
