@@ -10,7 +10,8 @@ from foundation_wf import Molecule
 from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.vmc import mcmc
-from foundation_wf.vmc.hamiltonian import make_local_energy, potential_energy
+from foundation_wf.vmc.hamiltonian import potential_energy
+from foundation_wf.vmc.loss import make_batch_local_energy
 
 SETTINGS = DescriptorSettings()
 SEPARATION = 50.0  # bohr, beyond every cutoff of every preset (GNN: 3 layers x 6 bohr)
@@ -65,9 +66,7 @@ def sample(ansatz, params, molecule, geo, seed, n_walkers=64, sweeps=20):
 
 
 def batch_local_energy(ansatz, params, geo, x):
-    local = make_local_energy(lambda *args: ansatz.log_psi(*args)[1])
-    orbitals = ansatz.orbitals(params, geo)
-    return jax.jit(jax.vmap(lambda e: local(params, orbitals, geo, e)))(x)
+    return jax.jit(make_batch_local_energy(ansatz))(params, geo, x)
 
 
 FRAGMENTS = {"H2+H2": (H2, H2), "LiH+H2": (LIH, H2)}
