@@ -1,5 +1,6 @@
 """Shared fixtures: float64 JAX for exact-property tests, a private HF cache per session."""
 
+import gc
 import os
 
 import jax
@@ -23,3 +24,23 @@ def private_cache_dir(tmp_path_factory):
         os.environ.pop("FWF_CACHE_DIR", None)
     else:
         os.environ["FWF_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_compiled_code():
+    """Drop compiled executables after each test module.
+
+    Every XLA:CPU executable maps its code into the process; the whole suite in one process
+    compiles thousands, and near the kernel's limit of memory maps (vm.max_map_count, 65530
+    here) XLA failed with "Failed to materialize symbols" or crashed.
+    """
+    yield
+    from foundation_wf.train import compiled  # after the float64 switch above
+
+    compiled.run_functions.cache_clear()
+    compiled.optimizer_for.cache_clear()
+    compiled.hf_pretrain_step.cache_clear()
+    compiled.repeated_sweeps.cache_clear()
+    compiled.evaluation_sweeps.cache_clear()
+    jax.clear_caches()
+    gc.collect()

@@ -62,18 +62,30 @@ def test_mismatched_checkpoint_is_refused_naming_the_field(tmp_path):
 
 
 def test_scheduler_round_robin_then_spread_with_age_limit():
-    scheduler = GeometryScheduler(3, max_age=4)
+    scheduler = GeometryScheduler(["A", "A", "B"], max_age=4, policy="spread")
     picks = []
     spreads = {0: 0.1, 1: 0.5, 2: 0.2}
     for step in range(10):
         index = scheduler.pick(step)
         picks.append(index)
-        scheduler.update(index, step, spreads[index])
+        scheduler.record(index, step)
+        scheduler.observe(index, spreads[index])
     assert picks[:3] == [0, 1, 2]  # round robin first
     assert picks[3] == 1  # largest spread next
     for g in range(3):  # nobody waits longer than max_age
         steps = [i for i, p in enumerate(picks) if p == g]
         assert max(np.diff(steps)) <= 4 + 1
+
+
+def test_fair_scheduler_gives_each_compound_and_geometry_an_equal_share():
+    compounds = ["H2"] * 2 + ["H4"] * 3 + ["H6"] * 1
+    scheduler = GeometryScheduler(compounds, max_age=6)
+    for step in range(36):
+        scheduler.record(scheduler.pick(step), step)
+    per_compound = {c: sum(n for g, n in zip(compounds, scheduler.steps) if g == c)
+                    for c in set(compounds)}
+    assert per_compound == {"H2": 12, "H4": 12, "H6": 12}
+    assert list(scheduler.steps) == [6, 6, 4, 4, 4, 12]
 
 
 def write_recipe(folder: pathlib.Path, **changes) -> pathlib.Path:

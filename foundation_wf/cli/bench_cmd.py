@@ -82,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
           f"update): {1 / per_step:.2f} steps/s, {args.walkers / per_step:,.0f} "
           f"walker-steps/s; first call incl. compile {first:.1f} s")
     for laplacian in ("forward", "loop"):
-        energy_fn = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian))
+        energy_fn = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian,
+                                                    config.local_energy_chunk))
         first, per_call = timed(lambda: energy_fn(trainer.params, state.geometry,
                                                   state.walkers.electrons), args.steps)
-        print(f"local energy, {laplacian:>7} Laplacian: {args.walkers / per_call:,.0f} "
+        print(f"local energy, {laplacian:>7} Laplacian (chunks of {config.local_energy_chunk} "
+              f"walkers): {args.walkers / per_call:,.0f} "
               f"walkers/s ({per_call * 1e3:.1f} ms per batch); compile {first:.1f} s")
     print(f"peak memory: {peak_memory_text()}")
     return 0

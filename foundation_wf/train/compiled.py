@@ -8,6 +8,7 @@ import functools
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from foundation_wf.ansatz.model import Ansatz
@@ -80,3 +81,34 @@ def hf_pretrain_step(ansatz: Ansatz, learning_rate: float):
         return optax.apply_updates(params, updates), opt_state, loss
 
     return optimizer, step
+
+
+@functools.lru_cache(maxsize=16)
+def repeated_sweeps(sweep: Callable, n_sweeps: int) -> Callable:
+    """``n_sweeps`` sweeps in one compiled call (a device loop): (first, geometry, walkers,
+    key) -> walkers, where ``sweep(first, geometry, walkers, key)`` is ``network_sweep``
+    (first = params) or ``hf_sweep`` (first = HF target); sweep i uses fold_in(key, i)."""
+
+    def run(first, geometry, walkers, key):
+        body = lambda i, w: sweep(first, geometry, w, jax.random.fold_in(key, i))  # noqa: E731
+        return jax.lax.fori_loop(0, n_sweeps, body, walkers)
+
+    return jax.jit(run)
+
+
+@functools.lru_cache(maxsize=8)
+def evaluation_sweeps(network_sweep: Callable, local_energy: Callable,
+                      n_sweeps: int) -> Callable:
+    """(params, geometry, walkers, key) -> (walkers, means [n_sweeps]) in one compiled call:
+    each sweep (key fold_in(key, i)) moves the walkers, then the mean local energy (Ha) of
+    the walkers with a finite one is recorded (NaN when none is), all on the device."""
+
+    def run(params, geometry, walkers, key):
+        def body(walkers, sweep):
+            walkers = network_sweep(params, geometry, walkers, jax.random.fold_in(key, sweep))
+            local = local_energy(params, geometry, walkers.electrons)
+            return walkers, jnp.nanmean(jnp.where(jnp.isfinite(local), local, jnp.nan))
+
+        return jax.lax.scan(body, walkers, jnp.arange(n_sweeps))
+
+    return jax.jit(run)

@@ -64,9 +64,15 @@ class CheckpointConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SchedulerConfig:
-    """max_age: a geometry not trained for this many steps goes next (default 3 x number of
-    geometries)."""
+    """Which geometry each optimizer step trains (see ``train.scheduler``).
 
+    policy: fair (every compound, and every geometry of a compound, gets an equal share of
+      the steps) or spread (the geometry with the largest local-energy spread first).
+    max_age: spread policy only: a geometry not trained for this many steps goes next
+      (default 3 x number of geometries).
+    """
+
+    policy: str = "fair"
     max_age: int | None = None
 
 
@@ -99,7 +105,7 @@ class RunConfig:
     steps: int = 1000
     clip_scale: float = 5.0
     laplacian: str = "forward"
-    local_energy_chunk: int = 0
+    local_energy_chunk: int = 32
     log_every: int = 10
     descriptors: DescriptorConfig = DescriptorConfig()
     mcmc: MCMCConfig = MCMCConfig()

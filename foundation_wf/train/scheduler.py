@@ -1,38 +1,65 @@
 """Which geometry the next optimizer step trains on.
 
-Round robin until every geometry has been visited once, then the geometry with the largest
-local-energy spread (standard deviation, hartree) — unless one has waited ``max_age`` steps,
-which then goes first (oldest first), so none starves. Deterministic: its whole state is two
-arrays, saved in checkpoints.
+Two policies (``SchedulerConfig.policy``):
+
+* ``fair`` (default): the compound with the fewest steps so far, and within it the geometry
+  with the fewest steps (ties: dataset order). Every compound gets the same share of the
+  steps, whatever its number of geometries, and the geometries of a compound share its steps
+  equally. Needs no statistics.
+* ``spread``: round robin until every geometry has been visited once, then the geometry with
+  the largest local-energy spread (standard deviation, hartree), unless one has waited
+  ``max_age`` steps, which then goes first (oldest first), so none starves.
+
+Deterministic: the whole state is three arrays, saved in checkpoints.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import numpy as np
+
+POLICIES = ("fair", "spread")
 
 
 @dataclasses.dataclass
 class GeometryScheduler:
-    """State: ``last_step[g]`` (-1 = never trained) and ``spread[g]`` (last std of E_L)."""
+    """State: ``last_step[g]`` (-1 = never trained), ``spread[g]`` (last std of E_L, hartree)
+    and ``steps[g]`` (optimizer steps trained so far) for each geometry g.
 
-    n_geometries: int
+    ``compounds[g]`` is geometry g's compound name (the unit of the fair share).
+    """
+
+    compounds: Sequence[str]
     max_age: int
+    policy: str = "fair"
     last_step: np.ndarray = None  # type: ignore[assignment]
     spread: np.ndarray = None  # type: ignore[assignment]
+    steps: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self):
-        if self.max_age < self.n_geometries:
+        n = len(self.compounds)
+        if self.policy not in POLICIES:
+            raise ValueError(f"scheduler policy must be one of {POLICIES}, got {self.policy!r}")
+        if self.max_age < n:
             raise ValueError(f"scheduler max_age ({self.max_age}) must be at least the number "
-                             f"of geometries ({self.n_geometries})")
+                             f"of geometries ({n})")
+        names = sorted(set(self.compounds), key=list(self.compounds).index)
+        self._compound = np.array([names.index(c) for c in self.compounds], dtype=np.int64)
         if self.last_step is None:
-            self.last_step = np.full(self.n_geometries, -1, dtype=np.int64)
+            self.last_step = np.full(n, -1, dtype=np.int64)
         if self.spread is None:
-            self.spread = np.zeros(self.n_geometries, dtype=np.float64)
+            self.spread = np.zeros(n, dtype=np.float64)
+        if self.steps is None:
+            self.steps = np.zeros(n, dtype=np.int64)
 
     def pick(self, step: int) -> int:
         """Index of the geometry to train at optimizer step ``step``."""
+        if self.policy == "fair":
+            per_compound = np.bincount(self._compound, weights=self.steps)
+            members = np.flatnonzero(self._compound == np.argmin(per_compound))
+            return int(members[np.argmin(self.steps[members])])
         never = np.flatnonzero(self.last_step < 0)
         if never.size:
             return int(never[0])
@@ -42,14 +69,21 @@ class GeometryScheduler:
             return int(overdue[np.argmax(age[overdue])])
         return int(np.argmax(self.spread))
 
-    def update(self, index: int, step: int, spread: float) -> None:
+    def record(self, index: int, step: int) -> None:
+        """Geometry ``index`` was trained at optimizer step ``step``."""
         self.last_step[index] = step
+        self.steps[index] += 1
+
+    def observe(self, index: int, spread: float) -> None:
+        """The local-energy spread (hartree) of geometry ``index``'s latest step."""
         if np.isfinite(spread):
             self.spread[index] = spread
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"last_step": self.last_step.copy(), "spread": self.spread.copy()}
+        return {"last_step": self.last_step.copy(), "spread": self.spread.copy(),
+                "steps": self.steps.copy()}
 
     def load(self, state: dict) -> None:
         self.last_step = np.asarray(state["last_step"], dtype=np.int64).copy()
         self.spread = np.asarray(state["spread"], dtype=np.float64).copy()
+        self.steps = np.asarray(state["steps"], dtype=np.int64).copy()

@@ -25,7 +25,6 @@ class GeometryState:
       geometry: the network input in the run's precision.
       target: HF orbitals in JAX, for HF pretraining and HF sampling.
       walkers: MCMC state (positions, log|psi|, step size, acceptance) or None before init.
-      last_energy, last_variance: statistics of its last optimizer step (Ha, Ha^2).
     """
 
     record: GeometryRecord
@@ -33,8 +32,6 @@ class GeometryState:
     geometry: GeometryInput
     target: HFTarget
     walkers: mcmc.WalkerState | None = None
-    last_energy: float | None = None
-    last_variance: float | None = None
 
     @property
     def name(self) -> str:

@@ -72,10 +72,11 @@ class Trainer:
         self.metrics = MetricsWriter(self.output) if self.is_main else None
         self.callbacks = [self.metrics, *callbacks] if self.is_main else list(callbacks)
         self.seed_key = jax.random.PRNGKey(config.seed)
+        self.scheduler = GeometryScheduler(
+            [r.compound for r in records], config.scheduler.max_age or 3 * len(records),
+            config.scheduler.policy)
         self.states = build_states(records, self.settings, self.dtype)
         self.params = self.ansatz.init(self._key(INIT_STREAM, 0), self.states[0].geometry)
-        self.scheduler = GeometryScheduler(
-            len(self.states), config.scheduler.max_age or 3 * len(self.states))
         self.step = 0
         self.optimizer = None
         self.opt_state = None
@@ -145,9 +146,8 @@ class Trainer:
             state.walkers = self._walkers(
                 x, cfg.mcmc.initial_step_size,
                 lambda x, s=state: self._hf_log_abs(s.target, s.geometry, x))
-            for sweep in range(cfg.mcmc.burn_in):
-                state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
-                                               self._key(HF_STREAM, index, 1, sweep))
+            state.walkers = compiled.repeated_sweeps(self._hf_sweep, cfg.mcmc.burn_in)(
+                state.target, state.geometry, state.walkers, self._key(HF_STREAM, index, 1))
         total = cfg.pretrain.steps * len(self.states)
         if total == 0:
             return
@@ -179,9 +179,8 @@ class Trainer:
                 x, step_size = state.walkers.electrons, state.walkers.step_size
             state.walkers = self._walkers(
                 x, step_size, lambda x, s=state: self._log_abs(self.params, s.geometry, x))
-            for sweep in range(cfg.mcmc.burn_in):
-                state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                    self._key(INIT_STREAM, 2, index, sweep))
+            state.walkers = compiled.repeated_sweeps(self._network_sweep, cfg.mcmc.burn_in)(
+                self.params, state.geometry, state.walkers, self._key(INIT_STREAM, 2, index))
             self._emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
                         "acceptance": float(state.walkers.acceptance),
                         "step_size": float(state.walkers.step_size)})
@@ -246,11 +245,11 @@ class Trainer:
                 bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(params))
             if finite:
                 self.params, self.opt_state = params, opt_state
-                state.last_energy, state.last_variance = energy, variance
             else:
                 self.params, self.opt_state = backup
                 skipped += 1
-            self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
+            self.scheduler.record(index, self.step)
+            self.scheduler.observe(index, math.sqrt(variance) if finite else math.nan)
             row = {"phase": "vmc", "step": self.step, "geometry": state.name,
                    "compound": state.record.compound,
                    "energy": energy if math.isfinite(energy) else None,
@@ -269,20 +268,19 @@ class Trainer:
             print(f"skipped {skipped} non-finite update(s); see 'skipped' in metrics.jsonl")
 
     def evaluate(self) -> dict[str, Stats]:
-        """Energies without parameter updates, reblocked over evaluation sweeps."""
+        """Energies without parameter updates, reblocked over evaluation sweeps (one compiled
+        device loop and one transfer per geometry)."""
         cfg = self.config
+        evaluation = compiled.evaluation_sweeps(self._network_sweep, self._local_energy,
+                                                cfg.evaluation.steps)
         results = {}
         bar = progress(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
-                       unit="step")
+                       unit="sweep")
         for index, state in enumerate(self.states):
-            means = []
-            for sweep in range(cfg.evaluation.steps):
-                state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                    self._key(EVALUATION_STREAM, index, sweep))
-                local = self._local_energy(self.params, state.geometry, state.walkers.electrons)
-                means.append(float(jnp.nanmean(jnp.where(jnp.isfinite(local), local, jnp.nan))))
-                bar.update(1)
-            results[state.name] = reblock([m for m in means if math.isfinite(m)])
+            state.walkers, means = evaluation(self.params, state.geometry, state.walkers,
+                                              self._key(EVALUATION_STREAM, index))
+            results[state.name] = reblock([m for m in np.asarray(means) if math.isfinite(m)])
+            bar.update(cfg.evaluation.steps)
         bar.close()
         return results
 
@@ -327,13 +325,14 @@ class Trainer:
 
     def write_results(self, results: dict[str, Stats]) -> None:
         rows = []
-        for state in self.states:
+        for state, steps in zip(self.states, self.scheduler.steps):
             stats = results.get(state.name)
             ref = state.record.reference_energy
             n_atoms = state.record.molecule.n_atoms
             rows.append({
                 "geometry": state.name, "compound": state.record.compound,
-                "scan": state.record.scan, "n_atoms": n_atoms, "hf_energy": state.hf.energy,
+                "scan": state.record.scan, "n_atoms": n_atoms, "optimizer_steps": int(steps),
+                "hf_energy": state.hf.energy,
                 "energy": stats.mean if stats else None,
                 "error": stats.error if stats else None,
                 "energy_per_atom": stats.mean / n_atoms if stats else None,
