@@ -37,10 +37,5 @@ def release_compiled_code():
     yield
     from foundation_wf.train import compiled  # after the float64 switch above
 
-    compiled.run_functions.cache_clear()
-    compiled.optimizer_for.cache_clear()
-    compiled.hf_pretrain_step.cache_clear()
-    compiled.repeated_sweeps.cache_clear()
-    compiled.evaluation_sweeps.cache_clear()
-    jax.clear_caches()
+    compiled.clear_caches()
     gc.collect()

@@ -68,8 +68,7 @@ def test_scheduler_round_robin_then_spread_with_age_limit():
     for step in range(10):
         index = scheduler.pick(step)
         picks.append(index)
-        scheduler.record(index, step)
-        scheduler.observe(index, spreads[index])
+        scheduler.update(index, step, spreads[index])
     assert picks[:3] == [0, 1, 2]  # round robin first
     assert picks[3] == 1  # largest spread next
     for g in range(3):  # nobody waits longer than max_age
@@ -81,7 +80,7 @@ def test_fair_scheduler_gives_each_compound_and_geometry_an_equal_share():
     compounds = ["H2"] * 2 + ["H4"] * 3 + ["H6"] * 1
     scheduler = GeometryScheduler(compounds, max_age=6)
     for step in range(36):
-        scheduler.record(scheduler.pick(step), step)
+        scheduler.update(scheduler.pick(step), step, 0.1)
     per_compound = {c: sum(n for g, n in zip(compounds, scheduler.steps) if g == c)
                     for c in set(compounds)}
     assert per_compound == {"H2": 12, "H4": 12, "H6": 12}

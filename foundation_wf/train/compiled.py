@@ -112,3 +112,12 @@ def evaluation_sweeps(network_sweep: Callable, local_energy: Callable,
         return jax.lax.scan(body, walkers, jnp.arange(n_sweeps))
 
     return jax.jit(run)
+
+
+def clear_caches() -> None:
+    """Forget every function cached above and JAX's compiled executables (each XLA:CPU
+    executable keeps its code mapped into the process until then)."""
+    for cached in (run_functions, optimizer_for, hf_pretrain_step, repeated_sweeps,
+                   evaluation_sweeps):
+        cached.cache_clear()
+    jax.clear_caches()

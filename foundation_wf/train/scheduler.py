@@ -69,13 +69,11 @@ class GeometryScheduler:
             return int(overdue[np.argmax(age[overdue])])
         return int(np.argmax(self.spread))
 
-    def record(self, index: int, step: int) -> None:
-        """Geometry ``index`` was trained at optimizer step ``step``."""
+    def update(self, index: int, step: int, spread: float) -> None:
+        """Geometry ``index`` was trained at optimizer step ``step``; its local energies had
+        standard deviation ``spread`` (hartree; not kept when not finite)."""
         self.last_step[index] = step
         self.steps[index] += 1
-
-    def observe(self, index: int, spread: float) -> None:
-        """The local-energy spread (hartree) of geometry ``index``'s latest step."""
         if np.isfinite(spread):
             self.spread[index] = spread
 

@@ -248,8 +248,7 @@ class Trainer:
             else:
                 self.params, self.opt_state = backup
                 skipped += 1
-            self.scheduler.record(index, self.step)
-            self.scheduler.observe(index, math.sqrt(variance) if finite else math.nan)
+            self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
             row = {"phase": "vmc", "step": self.step, "geometry": state.name,
                    "compound": state.record.compound,
                    "energy": energy if math.isfinite(energy) else None,
