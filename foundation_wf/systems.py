@@ -16,6 +16,8 @@ import numpy as np
 ANGSTROM_TO_BOHR = 1.0 / 0.529177210903
 # Atoms closer than this (bohr) are treated as overlapping: a typo, not a molecule.
 MIN_ATOM_DISTANCE_BOHR = 0.1
+# Coordinates beyond this overflow distances in float32 and mean a unit mix-up (bohr).
+MAX_COORDINATE_BOHR = 1.0e5
 
 # Symbols of elements 1..36 (H..Kr); index = atomic number.
 ELEMENT_SYMBOLS = (
@@ -71,6 +73,9 @@ class Molecule:
             )
         if not np.all(np.isfinite(coords)):
             raise MoleculeError(f"{label}coordinates contain NaN or inf")
+        if np.abs(coords).max() > MAX_COORDINATE_BOHR:
+            raise MoleculeError(f"{label}coordinates must lie within +-{MAX_COORDINATE_BOHR:g} "
+                                f"bohr of the origin, got {np.abs(coords).max():.3g}")
         if int(self.charge) != self.charge or int(self.spin) != self.spin:
             raise MoleculeError(f"{label}charge and spin must be integers")
         n_electrons = int(charges.sum()) - int(self.charge)

@@ -36,6 +36,7 @@ def he_recipe(tmp_path, **changes):
     return recipe
 
 
+@pytest.mark.slow
 def test_compare_optimizers_runs_all_four_and_writes_the_table(tmp_path, capsys):
     out = tmp_path / "cmp"
     args = ["compare-optimizers", str(he_recipe(tmp_path)), "--output", str(out), "--window",
@@ -117,6 +118,7 @@ def test_landscape_centre_is_the_energy_of_the_trained_parameters_on_the_same_sa
     assert not np.isclose(grid.energy[0, 0], grid.centre)
 
 
+@pytest.mark.slow
 def test_landscape_command_on_a_checkpoint(tmp_path, capsys):
     config = build(RunConfig, dict(TINY_RUN, dataset="reference", geometries=["He"],
                                    output=str(tmp_path / "run"), steps=2,

@@ -17,6 +17,7 @@ import yaml
 from conftest import TINY_RUN
 from foundation_wf.train.checkpoint import CheckpointMismatch
 from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.run_folder import RunFolderError
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.trainer import Trainer
 
@@ -32,11 +33,38 @@ def run(folder, steps, **changes):
     return trainer
 
 
-def test_resume_continues_exactly(tmp_path):
+def metrics_rows(folder: pathlib.Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_every_step_once(folder: pathlib.Path) -> None:
+    rows = metrics_rows(folder)
+    for phase in ("hf_pretrain", "vmc"):
+        steps = [r["step"] for r in rows if r["phase"] == phase]
+        assert len(steps) == len(set(steps)), (phase, steps)
+    csv_lines = (folder / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == len(rows) + 1  # header
+
+
+def corrupt(checkpoint_folder: pathlib.Path) -> None:
+    """Truncate every data file of a checkpoint's state item to half its size."""
+    for path in (checkpoint_folder / "state").rglob("*"):
+        if path.is_file() and path.parent.name == "d":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_resume_continues_exactly_also_past_a_corrupt_checkpoint(tmp_path, capsys):
     straight = run(tmp_path / "straight", 6)
     run(tmp_path / "resumed", 3)
+    run(tmp_path / "resumed", 4)  # resumes from step 3: checkpoints 0, 3, 4
+    corrupt(tmp_path / "resumed" / "checkpoints" / "4")
+    capsys.readouterr()
     resumed = run(tmp_path / "resumed", 6)
+    err = capsys.readouterr().err
+    assert "checkpoints/4 is unreadable" in err and "trying the previous one" in err
+    assert (tmp_path / "resumed" / "unreadable_checkpoints" / "4").is_dir()
     assert resumed.step == straight.step == 6
+    assert_every_step_once(tmp_path / "resumed")
     for a, b in zip(jax.tree_util.tree_leaves(straight.params),
                     jax.tree_util.tree_leaves(resumed.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -51,6 +79,12 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_mismatched_checkpoint_is_refused_naming_the_field(tmp_path):
     run(tmp_path, 1)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(RunFolderError, match=r"other settings \(optim.learning_rate: 0.05 -> "
+                                             r"0.1; optim.name: 'kfac' -> 'adam'\)"):
+        Trainer(build(RunConfig, {**BASE, "output": str(tmp_path),
+                                  "optim": {"name": "adam", "learning_rate": 0.1}}))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
     with pytest.raises(CheckpointMismatch, match="model.preset='tiny', this run has 'small'"):
         Trainer(build(RunConfig, {**BASE, "output": str(tmp_path), "model": "small"}))
     with pytest.raises(CheckpointMismatch, match="descriptors.elements"):
@@ -99,6 +133,7 @@ def fwf(*args, env=None, **kwargs):
                             env={**os.environ, **(env or {})}, **kwargs)
 
 
+@pytest.mark.slow
 def test_sigkill_during_saves_resumes_from_last_complete_checkpoint(tmp_path):
     recipe = write_recipe(tmp_path, steps=400, checkpoint={"every": 1, "keep": 2})
     process = fwf("pretrain", str(recipe))
@@ -118,8 +153,10 @@ def test_sigkill_during_saves_resumes_from_last_complete_checkpoint(tmp_path):
     output, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, output
     assert f"from step {finished[-1]}" in output
+    assert_every_step_once(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_two_devices_match_one_and_restore_on_one(tmp_path):
     recipe = write_recipe(tmp_path, steps=30, geometries=["H2_d1.600"],
                           evaluation={"steps": 30})

@@ -5,6 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
+import yaml
 
 from conftest import TINY_RUN
 from foundation_wf.cli.main import main
@@ -97,3 +98,25 @@ def test_sweep_refreshes_stale_log_psi_after_parameter_changes(h2_run):
     assert moved.mean() > 0.9
     fresh = trainer._log_abs(trainer.params, state.geometry, walkers.electrons)
     np.testing.assert_allclose(walkers.log_abs, fresh, rtol=1e-10, atol=1e-10)
+
+
+def test_a_diverging_run_stops_with_one_line_naming_step_and_geometry(tmp_path, capsys):
+    """Adam at learning rate 1e6: the first update wrecks the network, every later step is
+    skipped; the recovery restores step 0 with half the learning rate, which is not enough:
+    the run must stop with exit 2, not write NaN results with exit 0."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        **FAST, "output": str(tmp_path / "run"), "steps": 40, "pretrain": {"steps": 0},
+        "optim": {"name": "adam", "learning_rate": 1e6}, "checkpoint": {"every": 50},
+        "divergence": {"max_skipped": 2, "retries": 1}}))
+    assert main(["pretrain", str(recipe)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "training diverged at step" in err[-1] and "H2_R1.4" in err[-1]
+    assert "after 1 recovery attempt(s)" in err[-1]
+    assert sum("restored step 0, learning rate x 0.5" in line for line in err) == 1
+    run = tmp_path / "run"
+    assert not (run / "results.json").exists()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["learning_rate_scale"] for r in rows if r["phase"] == "recovery"] == [0.5]
+    vmc_steps = [r["step"] for r in rows if r["phase"] == "vmc"]
+    assert len(vmc_steps) == len(set(vmc_steps))  # each step once, the last attempt's

@@ -89,6 +89,7 @@ def test_plot_runs_compares_energy_curves(pretrained_run, tmp_path, capsys):
     assert "no VMC steps on geometry 'H9'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_finetune_evaluates_both_runs_at_equal_budgets(pretrained_run, tmp_path,
                                                                capsys):
     recipe = tmp_path / "ft.yaml"

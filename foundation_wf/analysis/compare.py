@@ -19,6 +19,7 @@ from foundation_wf.analysis.reuse import reuse_or_compute
 from foundation_wf.data.io import load_geometries
 from foundation_wf.data.records import GeometryRecord
 from foundation_wf.train.config import RunConfig, config_to_dict
+from foundation_wf.train.divergence import RunDiverged
 from foundation_wf.train.plots import elapsed_seconds, vmc_rows
 from foundation_wf.train.state import select_records
 from foundation_wf.train.trainer import Trainer
@@ -77,19 +78,27 @@ def run_trial(config: RunConfig, optimizer: str, learning_rate: float,
     folder = trial_folder(output, optimizer, learning_rate)
     trial_config = dataclasses.replace(
         config, output=str(folder),
-        optim=dataclasses.replace(config.optim, name=optimizer, learning_rate=learning_rate))
+        optim=dataclasses.replace(config.optim, name=optimizer, learning_rate=learning_rate),
+        # A trial that diverges is a result of the comparison, not something to rescue.
+        divergence=dataclasses.replace(config.divergence, retries=0))
 
     def train_and_evaluate() -> dict:
         trainer = Trainer(trial_config)
-        stats = next(iter(trainer.run().values()))
+        try:
+            stats = next(iter(trainer.run().values()))
+            energy, error = stats.mean, stats.error
+        except RunDiverged:
+            energy, error = math.nan, math.nan
         rows = vmc_rows(folder / "metrics.jsonl", trainer.states[0].name)
         return dataclasses.asdict(TrialResult(
             optimizer=optimizer, learning_rate=learning_rate, folder=str(folder),
-            energy=stats.mean, error=stats.error,
+            energy=energy, error=error,
             optimization_time=round(float(elapsed_seconds(rows)[-1]), 1)))
 
-    return TrialResult(**reuse_or_compute(folder / "trial.json", config_to_dict(trial_config),
-                                          train_and_evaluate))
+    result = reuse_or_compute(folder / "trial.json", config_to_dict(trial_config),
+                              train_and_evaluate)
+    # JSON keeps NaN as null.
+    return TrialResult(**{k: math.nan if v is None else v for k, v in result.items()})
 
 
 def best_per_optimizer(results: Sequence[TrialResult]) -> dict[str, TrialResult]:

@@ -7,6 +7,8 @@ import json
 import pathlib
 from typing import Callable
 
+from foundation_wf import jsonfile
+
 
 def reuse_or_compute(marker: pathlib.Path, config: dict, compute: Callable[[], dict]) -> dict:
     """``compute()`` once per ``config``: its JSON result is kept in ``marker`` together with
@@ -17,5 +19,5 @@ def reuse_or_compute(marker: pathlib.Path, config: dict, compute: Callable[[], d
             return saved["result"]
     result = compute()
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"result": result, "config": config}))
+    jsonfile.write(marker, {"result": result, "config": config}, indent=None)
     return result

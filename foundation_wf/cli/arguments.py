@@ -14,7 +14,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, recipes: str = "pretra
 
 
 def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    """Required --checkpoint: the pretrained weights a command starts from."""
+    """Required --checkpoint (and optional --step): the pretrained weights a command starts
+    from."""
     parser.add_argument("--checkpoint", required=True,
                         help="run folder or checkpoints folder of a pretraining run "
-                             "(its latest checkpoint is used)")
+                             "(its latest checkpoint is used unless --step is given)")
+    parser.add_argument("--step", type=int, default=None,
+                        help="use the checkpoint of this optimizer step instead of the latest")

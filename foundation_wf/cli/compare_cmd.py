@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import pathlib
 
+from foundation_wf import jsonfile
 from foundation_wf.analysis.compare import (
     DEFAULT_RATES, TrialResult, best_per_optimizer, compare_optimizers, single_geometry,
 )
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [{**dataclasses.asdict(r), "best": best[r.optimizer] is r,
              "difference": r.energy - reference if reference is not None else None}
             for r in results]
-    (output / "comparison.json").write_text(json.dumps(rows, indent=1))
+    jsonfile.write(output / "comparison.json", rows)
     write_csv(rows, output / "comparison.csv")
     ordered = sorted(best.values(), key=lambda r: r.optimizer)
     plot_runs([pathlib.Path(r.folder) for r in ordered], geometry, output / "comparison.png",

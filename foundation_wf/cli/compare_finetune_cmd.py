@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import pathlib
 from typing import Sequence
 
+from foundation_wf import jsonfile
 from foundation_wf.analysis.finetune_plot import plot_finetune_vs_scratch
 from foundation_wf.analysis.finetune_vs_scratch import (
     RUNS, BudgetEnergy, compare_finetune, default_budgets,
@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     references = {r.name: r.reference_energy
                   for r in select_records(load_geometries(plain.dataset), plain.geometries)}
     rows = comparison_rows(energies, references)
-    (output / "comparison.json").write_text(json.dumps(
-        {"rows": rows, "energies": [dataclasses.asdict(e) for e in energies]}, indent=1))
+    jsonfile.write(output / "comparison.json",
+                   {"rows": rows, "energies": [dataclasses.asdict(e) for e in energies]})
     write_csv(rows, output / "comparison.csv")
     plot_finetune_vs_scratch(energies, {run: output / run for run in RUNS}, references,
                              output / "comparison.png")

@@ -6,6 +6,7 @@ import argparse
 import pathlib
 
 from foundation_wf.cli.arguments import add_checkpoint_argument
+from foundation_wf.train.config import MIN_EVALUATION_STEPS
 from foundation_wf.train.pretrained import load_pretrained, zero_shot_config
 from foundation_wf.train.trainer import Trainer, format_results
 
@@ -32,7 +33,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pretrained = load_pretrained(args.checkpoint)
+    if args.steps < MIN_EVALUATION_STEPS:
+        raise ValueError(f"--steps must be >= {MIN_EVALUATION_STEPS} (evaluation sweeps, "
+                         f"enough for an error bar), got {args.steps}")
+    pretrained = load_pretrained(args.checkpoint, args.step)
     config = zero_shot_config(
         pretrained, args.dataset, args.output or f"runs/evaluate_{pathlib.Path(args.dataset).name}",
         args.walkers, args.burn_in, args.steps, args.geometries, args.seed)

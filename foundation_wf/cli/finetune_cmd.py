@@ -28,7 +28,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
-    pretrained = load_pretrained(args.checkpoint)
+    pretrained = load_pretrained(args.checkpoint, args.step)
     config = build(RunConfig, inherit(recipe, pretrained))
     trainer = Trainer(config, initial_params=pretrained.params)
     trainer.run()

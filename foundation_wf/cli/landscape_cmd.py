@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 
 import jax
 import numpy as np
 
+from foundation_wf import jsonfile
 from foundation_wf.analysis.landscape import (
     LandscapeGrid, landscape_grid, make_point_energy, normalized_direction, perturbed,
 )
@@ -76,7 +76,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
-    pretrained = load_pretrained(args.checkpoint)
+    pretrained = load_pretrained(args.checkpoint, args.step)
     trained = pretrained.meta["config"]
     names = [args.geometry] if args.geometry else (trained["geometries"] or None)
     records = select_records(load_geometries(args.dataset or trained["dataset"]), names)
@@ -132,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
                 "centre_error": float(g.error[args.grid // 2, args.grid // 2]),
                 "reference": state.record.reference_energy, "roughness": g.roughness,
                 "min_ess": float(np.nanmin(g.ess))} for g in grids]
-    (output / "landscape.json").write_text(json.dumps(
-        {"geometry": state.name, "checkpoint": str(args.checkpoint), "step": pretrained.step,
-         "sampling": args.sampling, "span": args.span, "grid": args.grid, "grids": summary},
-        indent=1))
+    jsonfile.write(output / "landscape.json",
+                   {"geometry": state.name, "checkpoint": str(args.checkpoint),
+                    "step": pretrained.step, "sampling": args.sampling, "span": args.span,
+                    "grid": args.grid, "grids": summary})
     plot_landscapes(grids, f"{state.name}: E(theta* + a d1 + b d2), checkpoint step "
                            f"{pretrained.step}", output / "landscape.png")
     for s in summary:

@@ -13,7 +13,8 @@ from foundation_wf.cli import (
 )
 
 SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, pretrain_cmd, evaluate_cmd, finetune_cmd,
-               compare_finetune_cmd, plot_runs_cmd, compare_cmd, landscape_cmd, bench_cmd)
+               compare_finetune_cmd, plot_runs_cmd, compare_cmd, landscape_cmd,
+               bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
             "geometries zero-shot or fine-tune. Atomic units (bohr, hartree) throughout."
         ),
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)
@@ -45,14 +48,22 @@ def enable_compilation_cache() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. Errors are one line on stderr (exit 2 for bad input, 1 for anything
+    else) unless --debug asks for the traceback."""
     enable_compilation_cache()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"fwf {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except Exception as error:  # noqa: BLE001  (the one place that turns errors into lines)
+        if args.debug:
+            raise
+        user_error = isinstance(error, (ValueError, OSError, RuntimeError))
+        kind = "error" if user_error else f"internal error ({type(error).__name__})"
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"fwf {args.command}: {kind}: {message} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 2 if user_error else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pathlib
 from typing import Sequence
 
 from foundation_wf.data.records import GeometryRecord
+from foundation_wf.data.rows import check_rows
 
 GEOMETRIES_FILE = "geometries.jsonl"
 DEFAULT_DATASET_ROOT = pathlib.Path("datasets")
@@ -58,6 +59,7 @@ def _hf_features():
 def load_geometries(name_or_path: str | os.PathLike) -> list[GeometryRecord]:
     """Read a geometry dataset (validated: bad rows raise a ValueError naming the row)."""
     path = resolve_dataset(name_or_path)
+    check_rows(path)
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import datasets
@@ -70,13 +72,16 @@ def load_geometries(name_or_path: str | os.PathLike) -> list[GeometryRecord]:
         )
     except Exception as error:  # the datasets library raises many types for malformed JSON
         raise DatasetError(f"{path}: cannot read as geometry JSON Lines ({error})") from None
-    records = [GeometryRecord.from_row(row) for row in table]
+    records = []
+    for number, row in enumerate(table, start=1):
+        try:
+            records.append(GeometryRecord.from_row(row))
+        except ValueError as error:
+            raise DatasetError(f"{path}: row {number}: {error}") from None
     names = [r.name for r in records]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise DatasetError(f"{path}: duplicate geometry names {duplicates}")
-    if not records:
-        raise DatasetError(f"{path}: no geometries")
     return records
 
 

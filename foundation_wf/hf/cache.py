@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import pathlib
+import sys
 import tempfile
+import zipfile
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -58,20 +60,27 @@ class DescriptorCache:
         return self.directory / f"{geometry_key(molecule, settings)}.npz"
 
     def load(self, molecule: Molecule, settings: DescriptorSettings) -> "GeometryHF | None":
+        """The cached entry, or None when there is none (an unreadable one is deleted)."""
         from foundation_wf.hf.descriptors import GeometryHF
         from foundation_wf.hf.scf import HFOrbitals
 
         path = self.path(molecule, settings)
         if not path.exists():
             return None
-        with np.load(path) as data:
-            orbitals = HFOrbitals(
-                energy=float(data["energy"]),
-                method=str(data["method"]),
-                coeff_up=data["coeff_up"],
-                coeff_down=data["coeff_down"],
-            )
-            return GeometryHF(orbitals, (data["desc_up"], data["desc_down"]))
+        try:
+            with np.load(path) as data:
+                orbitals = HFOrbitals(
+                    energy=float(data["energy"]),
+                    method=str(data["method"]),
+                    coeff_up=data["coeff_up"],
+                    coeff_down=data["coeff_down"],
+                )
+                return GeometryHF(orbitals, (data["desc_up"], data["desc_down"]))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            print(f"HF cache entry {path} is unreadable ({type(error).__name__}: {error}); "
+                  "deleting it and recomputing", file=sys.stderr)
+            path.unlink(missing_ok=True)
+            return None
 
     def store(self, molecule: Molecule, settings: DescriptorSettings, entry: "GeometryHF") -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,15 @@ save resumes from the last complete checkpoint.
 from __future__ import annotations
 
 import pathlib
-from typing import Any
+import shutil
+from typing import Any, Callable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
 CHECKPOINT_DIR = "checkpoints"
+UNREADABLE_DIR = "unreadable_checkpoints"
 # Meta fields that must match between a checkpoint and the run that loads it.
 COMPATIBILITY_FIELDS = ("descriptors.basis", "descriptors.elements",
                         "descriptors.localization", "model.preset", "model.config")
@@ -27,6 +29,10 @@ COMPATIBILITY_FIELDS = ("descriptors.basis", "descriptors.elements",
 
 class CheckpointMismatch(ValueError):
     """A checkpoint made with other descriptor settings or another model."""
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint of a run folder could be read."""
 
 
 def manager(run_folder: str | pathlib.Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
@@ -66,6 +72,28 @@ def restore(mngr: ocp.CheckpointManager, targets: dict[str, Any],
         jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target))
         for name, target in targets.items()}
     return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
+
+
+def restore_newest_readable(mngr: ocp.CheckpointManager, targets: dict[str, Any],
+                            report: Callable[[str], None] = print) -> tuple[int, dict[str, Any]]:
+    """Restore the newest checkpoint that reads back: one that fails is reported by path,
+    moved to ``<run>/unreadable_checkpoints/`` (kept for inspection, out of the manager's
+    way) and the previous one is tried. Returns (step, items); raises CheckpointError when
+    none reads."""
+    directory = pathlib.Path(mngr.directory)
+    for step in sorted(mngr.all_steps(), reverse=True):
+        try:
+            return step, restore(mngr, targets, step)
+        except Exception as error:  # noqa: BLE001  (Orbax and tensorstore raise many types)
+            reason = " ".join(str(error).split())[:200] or type(error).__name__
+            quarantine = directory.parent / UNREADABLE_DIR / str(step)
+            quarantine.parent.mkdir(exist_ok=True)
+            shutil.rmtree(quarantine, ignore_errors=True)
+            shutil.move(directory / str(step), quarantine)
+            mngr.reload()
+            report(f"checkpoint {directory / str(step)} is unreadable ({reason}); moved to "
+                   f"{quarantine}, trying the previous one")
+    raise CheckpointError(f"no readable checkpoint in {str(directory)!r}")
 
 
 def read_meta(mngr: ocp.CheckpointManager, step: int | None = None) -> dict:

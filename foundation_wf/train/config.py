@@ -6,6 +6,7 @@ Unknown keys and ill-typed values are errors that name the key, raised before an
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import types
 import typing
@@ -13,11 +14,14 @@ from typing import Any, Sequence
 
 import yaml
 
+from foundation_wf.train.config_checks import ConfigError, require_at_least, require_positive
+from foundation_wf.train.divergence import DivergenceConfig
+from foundation_wf.train.scheduler import POLICIES
+from foundation_wf.vmc.hamiltonian import LAPLACIANS
 from foundation_wf.vmc.optimizers import OptimizerConfig
 
-
-class ConfigError(ValueError):
-    """A recipe or override that does not fit the configuration schema."""
+# Fewest evaluation sweeps that give a standard error (reblocking needs a few points).
+MIN_EVALUATION_STEPS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +42,14 @@ class MCMCConfig:
     initial_step_size: float = 0.3
     target_acceptance: float = 0.5
 
+    def __post_init__(self):
+        require_at_least(1, steps_per_update=self.steps_per_update)
+        require_at_least(0, burn_in=self.burn_in)
+        require_positive(initial_step_size=self.initial_step_size)
+        if not 0 < self.target_acceptance < 1:
+            raise ConfigError(f"target_acceptance must be between 0 and 1 (exclusive), "
+                              f"got {self.target_acceptance}")
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
@@ -46,12 +58,21 @@ class PretrainConfig:
     steps: int = 200
     learning_rate: float = 3e-3
 
+    def __post_init__(self):
+        require_at_least(0, steps=self.steps)
+        require_positive(learning_rate=self.learning_rate)
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
-    """steps: MCMC sweeps without parameter updates at the end, for the final energies."""
+    """steps: MCMC sweeps without parameter updates at the end, for the final energies
+    (0 = no evaluation; otherwise at least MIN_EVALUATION_STEPS, enough for an error bar)."""
 
     steps: int = 200
+
+    def __post_init__(self):
+        if self.steps != 0:
+            require_at_least(MIN_EVALUATION_STEPS, steps=self.steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +81,9 @@ class CheckpointConfig:
 
     every: int = 100
     keep: int = 3
+
+    def __post_init__(self):
+        require_at_least(1, every=self.every, keep=self.keep)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +98,12 @@ class SchedulerConfig:
 
     policy: str = "fair"
     max_age: int | None = None
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ConfigError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+        if self.max_age is not None:
+            require_at_least(1, max_age=self.max_age)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,17 +144,18 @@ class RunConfig:
     evaluation: EvaluationConfig = EvaluationConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    divergence: DivergenceConfig = DivergenceConfig()
 
     def __post_init__(self):
         if self.precision not in ("float32", "float64"):
             raise ConfigError(f"precision must be float32 or float64, got {self.precision!r}")
-        for key, value in (("walkers", self.walkers), ("log_every", self.log_every),
-                           ("checkpoint.every", self.checkpoint.every),
-                           ("checkpoint.keep", self.checkpoint.keep)):
-            if value < 1:
-                raise ConfigError(f"{key} must be >= 1, got {value}")
-        if self.steps < 0:
-            raise ConfigError(f"steps must be >= 0, got {self.steps}")
+        if self.laplacian not in LAPLACIANS:
+            raise ConfigError(f"laplacian must be one of {LAPLACIANS}, got {self.laplacian!r}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed}")
+        require_at_least(1, walkers=self.walkers, log_every=self.log_every)
+        require_at_least(0, steps=self.steps, local_energy_chunk=self.local_energy_chunk)
+        require_positive(clip_scale=self.clip_scale)
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -153,12 +184,25 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a list, got {value!r}")
         item = typing.get_args(annotation)[0]
         return tuple(_coerce(v, item, key) for v in value)
-    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if annotation is float:
+        return _as_float(value, key)
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     raise ConfigError(f"{key} must be {getattr(annotation, '__name__', annotation)}, "
                       f"got {value!r}")
+
+
+def _as_float(value: Any, key: str) -> float:
+    """A finite float from a number or a numeric string (YAML 1.1 reads 3e-3 as a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{key} must be float, got {value!r}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{key} must be float, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
+    return number
 
 
 def build(cls, data: dict, prefix: str = ""):
@@ -174,9 +218,7 @@ def build(cls, data: dict, prefix: str = ""):
         return cls(**values)
     except TypeError as error:
         raise ConfigError(f"{prefix or 'config'}: {error}") from None
-    except ValueError as error:
-        if isinstance(error, ConfigError):
-            raise
+    except ValueError as error:  # from __post_init__: its messages start with the key
         raise ConfigError(f"{prefix}{error}") from None
 
 
@@ -193,7 +235,11 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"cannot set {dotted}: {part} is not a mapping")
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override {override!r}: invalid YAML value "
+                              f"({getattr(error, 'problem', error)})") from None
     return data
 
 
@@ -202,14 +248,27 @@ def load_recipe(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> dict
     path = pathlib.Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe {str(path)!r} not found")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {error.start})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a YAML mapping")
     return apply_overrides(data, overrides)
 
 
 def load_config(path: str | pathlib.Path, overrides: Sequence[str] = ()) -> RunConfig:
-    return build(RunConfig, load_recipe(path, overrides))
+    """The validated RunConfig of a recipe; errors name the recipe file and the key."""
+    data = load_recipe(path, overrides)
+    try:
+        return build(RunConfig, data)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def config_to_dict(config) -> dict:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 import pathlib
 import sys
 import time
 
 from tqdm import tqdm
+
+from foundation_wf import jsonfile
 
 
 class MetricsWriter:
@@ -18,17 +19,20 @@ class MetricsWriter:
     fields = ("phase", "step", "geometry", "energy", "variance", "acceptance", "step_size",
               "skipped", "nonfinite_walkers", "wall_time")
 
-    def __init__(self, folder: pathlib.Path):
-        self.jsonl = open(folder / "metrics.jsonl", "a", buffering=1)
+    def __init__(self, folder: pathlib.Path, append: bool):
+        """``append``: continue the files of a resumed run (see run_folder.truncate_metrics);
+        otherwise start them afresh."""
+        mode = "a" if append else "w"
+        self.jsonl = open(folder / "metrics.jsonl", mode, buffering=1)
         csv_path = folder / "metrics.csv"
-        new = not csv_path.exists()
-        self.csv_file = open(csv_path, "a", newline="", buffering=1)
+        new = not (append and csv_path.exists())
+        self.csv_file = open(csv_path, mode, newline="", buffering=1)
         self.csv = csv.DictWriter(self.csv_file, fieldnames=self.fields, extrasaction="ignore")
         if new:
             self.csv.writeheader()
 
     def __call__(self, row: dict) -> None:
-        self.jsonl.write(json.dumps(row) + "\n")
+        self.jsonl.write(jsonfile.dumps(row) + "\n")
         self.csv.writerow(row)
 
     def close(self) -> None:

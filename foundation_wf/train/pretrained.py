@@ -65,7 +65,12 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     elif step not in mngr.all_steps():
         raise FileNotFoundError(f"{str(path)!r} has no checkpoint at step {step} "
                                 f"(it has {sorted(mngr.all_steps())})")
-    meta = checkpoint.read_meta(mngr, step)
+    try:
+        meta = checkpoint.read_meta(mngr, step)
+    except Exception as error:  # noqa: BLE001  (Orbax raises many types)
+        raise checkpoint.CheckpointError(
+            f"checkpoint {mngr.directory}/{step} is unreadable ({type(error).__name__}); "
+            "choose another with --step") from None
     if meta["config"]["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
     settings = DescriptorSettings.from_dict(meta["descriptors"])
@@ -74,7 +79,12 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     dtype = "float64" if meta["config"]["precision"] == "float64" else "float32"
     geometry = geometry_input(probe, geometry_hf(probe, settings), settings, dtype)
     abstract = jax.eval_shape(ansatz.init, jax.random.PRNGKey(0), geometry)
-    params = checkpoint.restore(mngr, {"params": abstract}, step)["params"]
+    try:
+        params = checkpoint.restore(mngr, {"params": abstract}, step)["params"]
+    except Exception as error:  # noqa: BLE001
+        raise checkpoint.CheckpointError(
+            f"checkpoint {mngr.directory}/{step} is unreadable ({type(error).__name__}); "
+            "choose another with --step") from None
     return Pretrained(params=params, meta=meta, step=step)
 
 

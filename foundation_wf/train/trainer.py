@@ -12,9 +12,11 @@ A run folder with checkpoints is resumed from its last checkpoint; randomness is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
+import sys
 import time
 from typing import Callable, Sequence
 
@@ -23,11 +25,14 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
+from foundation_wf import jsonfile
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
 from foundation_wf.hf import DescriptorSettings
 from foundation_wf.train import checkpoint, compiled, devices
+from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict
+from foundation_wf.train.divergence import DivergenceMonitor, RunDiverged
 from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
 from foundation_wf.train.plots import (plot_energy_per_atom, plot_energy_vs_step, plot_pes,
                                        write_csv)
@@ -38,6 +43,11 @@ from foundation_wf.vmc.stats import Stats, reblock
 
 # Independent random streams, derived from the seed (fold_in of the phase, then the step).
 HF_STREAM, VMC_STREAM, EVALUATION_STREAM, INIT_STREAM = 0, 1, 2, 3
+
+
+def warn(message: str) -> None:
+    """A one-line notice on stderr (kept apart from the results on stdout)."""
+    print(message, file=sys.stderr)
 
 
 class Trainer:
@@ -62,15 +72,21 @@ class Trainer:
         self.sharding = devices.walker_sharding(config.walkers)
         self.fingerprint = dataset_fingerprint(records)
         self.output = pathlib.Path(config.output)
-        self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
-        self._check_resumable()
         # Files are written by the first process only (multi-host runs share the folder).
         self.is_main = jax.process_index() == 0
-        self.output.mkdir(parents=True, exist_ok=True)
+        self.lock = run_folder.RunFolderLock(self.output) if self.is_main else None
+        try:
+            self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
+            self._check_resumable()
+        except BaseException:
+            self.close()
+            raise
         if self.is_main:
             (self.output / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config)))
-        self.metrics = MetricsWriter(self.output) if self.is_main else None
-        self.callbacks = [self.metrics, *callbacks] if self.is_main else list(callbacks)
+        self.metrics = None  # opened by prepare() or zero_shot(), after any truncation
+        self.callbacks = list(callbacks)
+        self.divergence = DivergenceMonitor(config.divergence)
+        self.learning_rate_scale = 1.0
         self.seed_key = jax.random.PRNGKey(config.seed)
         self.scheduler = GeometryScheduler(
             [r.compound for r in records], config.scheduler.max_age or 3 * len(records),
@@ -101,15 +117,41 @@ class Trainer:
         }
 
     def _check_resumable(self) -> None:
-        """A run folder with checkpoints must belong to the same model, settings and data."""
+        """A run folder with checkpoints must belong to the same model, data and trajectory
+        settings (checked before anything in the folder is written)."""
         if self.checkpoints.latest_step() is None:
             return
-        saved = checkpoint.read_meta(self.checkpoints)
+        _, items = checkpoint.restore_newest_readable(self.checkpoints, {}, report=warn)
+        saved = items["meta"]
         checkpoint.check_compatible(saved, self.meta())
         if saved["dataset_fingerprint"] != self.fingerprint:
             raise checkpoint.CheckpointMismatch(
                 f"run folder {str(self.output)!r} holds checkpoints of another dataset "
                 "(fingerprint differs); use a new output folder")
+        changes = run_folder.check_resume_settings(self.output, saved["config"],
+                                                   config_to_dict(self.config))
+        if changes:
+            print(f"resuming with changed settings: {'; '.join(changes)}")
+
+    def _open_metrics(self, append: bool, wall_time: float = 0.0) -> None:
+        """Start the metrics files (or continue them after a resume, its clock at
+        ``wall_time`` seconds)."""
+        self.start_time = time.perf_counter() - wall_time
+        if self.is_main and self.metrics is None:
+            self.metrics = MetricsWriter(self.output, append=append)
+            self.callbacks.insert(0, self.metrics)
+
+    def _close_metrics(self) -> None:
+        if getattr(self, "metrics", None) is not None:
+            self.metrics.close()
+            self.callbacks.remove(self.metrics)
+            self.metrics = None
+
+    def close(self) -> None:
+        """Close the metrics files and release the run folder."""
+        self._close_metrics()
+        if self.lock is not None:
+            self.lock.release()
 
     def _compile(self) -> None:
         cfg = self.config
@@ -185,8 +227,16 @@ class Trainer:
                         "acceptance": float(state.walkers.acceptance),
                         "step_size": float(state.walkers.step_size)})
 
+    def _build_optimizer(self) -> None:
+        """The optimizer of the config, its learning rate times ``learning_rate_scale``."""
+        optim = self.config.optim
+        if self.learning_rate_scale != 1.0:
+            optim = dataclasses.replace(
+                optim, learning_rate=optim.learning_rate * self.learning_rate_scale)
+        self.optimizer = compiled.optimizer_for(optim, self.loss)
+
     def _init_optimizer(self) -> None:
-        self.optimizer = compiled.optimizer_for(self.config.optim, self.loss)
+        self._build_optimizer()
         self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
                                              self._batch(self.states[0]))
 
@@ -197,19 +247,27 @@ class Trainer:
             "walkers": [jax.tree_util.tree_leaves(s.walkers) for s in self.states],
             "scheduler": self.scheduler.state(),
             "step": np.asarray(self.step),
+            "learning_rate_scale": np.asarray(self.learning_rate_scale),
         }
 
     def save_checkpoint(self) -> None:
         checkpoint.save(self.checkpoints, self.step, self.params, self._checkpoint_state(),
                         self.meta())
+        self.divergence.checkpoint_saved(self.step)
 
-    def restore_checkpoint(self) -> None:
-        """Continue from the run folder's last checkpoint."""
+    def restore_checkpoint(self, step: int | None = None) -> None:
+        """Continue from checkpoint ``step`` (default: the newest readable one); metrics
+        rows after it are dropped so that every step appears once."""
         for state in self.states:
             state.walkers = state.placeholder_walkers(self.config.walkers, self.dtype)
-        self._init_optimizer()
-        items = checkpoint.restore(self.checkpoints, {"params": self.params,
-                                                      "state": self._checkpoint_state()})
+        if self.opt_state is None:
+            self._init_optimizer()
+        targets = {"params": self.params, "state": self._checkpoint_state()}
+        if step is None:
+            step, items = checkpoint.restore_newest_readable(self.checkpoints, targets,
+                                                             report=warn)
+        else:
+            items = checkpoint.restore(self.checkpoints, targets, step)
         restored = items["state"]
         self.params = items["params"]
         treedef = jax.tree_util.tree_structure(self.opt_state)
@@ -222,49 +280,88 @@ class Trainer:
                 log_abs=devices.shard(walkers.log_abs, self.sharding))
         self.scheduler.load(restored["scheduler"])
         self.step = int(restored["step"])
+        self.learning_rate_scale = float(restored["learning_rate_scale"])
+        self._build_optimizer()
+        if self.is_main:
+            self._close_metrics()
+            wall_time = run_folder.truncate_metrics(self.output, self.step, MetricsWriter.fields)
+            self._open_metrics(append=True, wall_time=wall_time)
 
     # ----- optimization ------------------------------------------------------------------
+    def _optimizer_step(self) -> dict:
+        """One optimizer step on the geometry the scheduler picks; its metrics row. A step
+        whose energy or update is not finite is not applied (``row["skipped"]``)."""
+        index = self.scheduler.pick(self.step)
+        state = self.states[index]
+        state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
+                                            self._key(VMC_STREAM, self.step, 0))
+        backup = jax.tree_util.tree_map(jnp.copy, (self.params, self.opt_state))
+        params, opt_state, energy, aux = self.optimizer.step(
+            self.params, self.opt_state, self._key(VMC_STREAM, self.step, 1),
+            self._batch(state))
+        energy, variance = float(energy), float(aux.variance)
+        finite = math.isfinite(energy) and all(
+            bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(params))
+        self.params, self.opt_state = (params, opt_state) if finite else backup
+        self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
+        row = {"phase": "vmc", "step": self.step, "geometry": state.name,
+               "compound": state.record.compound,
+               "energy": energy if math.isfinite(energy) else None,
+               "variance": variance if math.isfinite(variance) else None,
+               "acceptance": float(state.walkers.acceptance),
+               "step_size": float(state.walkers.step_size), "skipped": not finite,
+               "nonfinite_walkers": int(aux.n_nonfinite)}
+        self.step += 1
+        return row
+
     def optimize(self) -> None:
-        """Variational optimization; a non-finite energy or update is skipped and reported."""
+        """Variational optimization. Skipped steps are reported; too many in a row trigger
+        a recovery from a checkpoint (see ``train.divergence``)."""
         cfg = self.config
         if self.step >= cfg.steps:
             return
         bar = ProgressBar(cfg.steps, "VMC", initial=self.step)
         skipped = 0
-        while self.step < cfg.steps:
-            index = self.scheduler.pick(self.step)
-            state = self.states[index]
-            state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                                self._key(VMC_STREAM, self.step, 0))
-            backup = jax.tree_util.tree_map(jnp.copy, (self.params, self.opt_state))
-            params, opt_state, energy, aux = self.optimizer.step(
-                self.params, self.opt_state, self._key(VMC_STREAM, self.step, 1),
-                self._batch(state))
-            energy, variance = float(energy), float(aux.variance)
-            finite = math.isfinite(energy) and all(
-                bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(params))
-            if finite:
-                self.params, self.opt_state = params, opt_state
-            else:
-                self.params, self.opt_state = backup
-                skipped += 1
-            self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
-            row = {"phase": "vmc", "step": self.step, "geometry": state.name,
-                   "compound": state.record.compound,
-                   "energy": energy if math.isfinite(energy) else None,
-                   "variance": variance if math.isfinite(variance) else None,
-                   "acceptance": float(state.walkers.acceptance),
-                   "step_size": float(state.walkers.step_size), "skipped": not finite,
-                   "nonfinite_walkers": int(aux.n_nonfinite)}
-            self.step += 1
-            bar(row)
-            if (self.step - 1) % cfg.log_every == 0 or self.step == cfg.steps or not finite:
-                self._emit(row)
-            if self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps:
-                self.save_checkpoint()
-        bar.close()
+        try:
+            while self.step < cfg.steps:
+                row = self._optimizer_step()
+                skipped += row["skipped"]
+                bar(row)
+                if row["step"] % cfg.log_every == 0 or self.step == cfg.steps or row["skipped"]:
+                    self._emit(row)
+                if self.divergence.observe(skipped=row["skipped"]):
+                    self.recover(row["geometry"])
+                elif self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
         if skipped:
             print(f"skipped {skipped} non-finite update(s); see 'skipped' in metrics.jsonl")
+
+    def recover(self, geometry: str) -> None:
+        """After divergence: restore a checkpoint with a smaller learning rate, or stop."""
+        failed_step = self.step - 1
+        step = self.divergence.choose_checkpoint(list(self.checkpoints.all_steps()))
+        if step is None:
+            raise RunDiverged(
+                f"training diverged at step {failed_step} on geometry {geometry}: "
+                f"{self.config.divergence.max_skipped} non-finite updates in a row after "
+                f"{self.divergence.recoveries} recovery attempt(s) (learning rate x "
+                f"{self.learning_rate_scale:g}); checkpoints kept in "
+                f"{self.output / checkpoint.CHECKPOINT_DIR}")
+        for newer in [s for s in self.checkpoints.all_steps() if s > step]:
+            self.checkpoints.delete(newer)  # they continue the diverged trajectory
+        scale = self.learning_rate_scale  # an older checkpoint may hold a larger one
+        self.restore_checkpoint(step)
+        self.learning_rate_scale = (min(scale, self.learning_rate_scale)
+                                    * self.config.divergence.learning_rate_factor)
+        self._build_optimizer()
+        self.divergence.recovered(step)
+        warn(f"diverged at step {failed_step} on geometry {geometry}: restored step {step}, "
+             f"learning rate x {self.learning_rate_scale:g} (recovery "
+             f"{self.divergence.recoveries} of {self.config.divergence.retries})")
+        self._emit({"phase": "recovery", "step": step, "geometry": geometry,
+                    "learning_rate_scale": self.learning_rate_scale})
 
     def evaluate(self) -> dict[str, Stats]:
         """Energies without parameter updates, reblocked over evaluation sweeps (one compiled
@@ -290,6 +387,7 @@ class Trainer:
             self.restore_checkpoint()
             print(f"resuming {self.output} from step {self.step}")
             return
+        self._open_metrics(append=False)
         self._start_from_initial_params()
         self.pretrain_hf()
         self.burn_in()
@@ -304,23 +402,36 @@ class Trainer:
     def zero_shot(self) -> dict[str, Stats]:
         """Evaluate the initial parameters without any update (HF-sampled walkers, burn-in,
         evaluation sweeps); writes results and the PES plot, no checkpoints."""
-        self._start_from_initial_params()
-        self.pretrain_hf()
-        self.burn_in()
-        results = self.evaluate()
-        if self.is_main:
-            self.write_results(results)
-            self.metrics.close()
+        try:
+            self._open_metrics(append=False)
+            self._start_from_initial_params()
+            self.pretrain_hf()
+            self.burn_in()
+            results = self.evaluate()
+            self._finish(results)
+        finally:
+            self.close()
         return results
 
     def run(self) -> dict[str, Stats]:
-        self.prepare()
-        self.optimize()
-        results = self.evaluate() if self.config.evaluation.steps else {}
+        try:
+            self.prepare()
+            self.optimize()
+            results = self.evaluate() if self.config.evaluation.steps else {}
+            self._finish(results)
+        finally:
+            self.close()
+        return results
+
+    def _finish(self, results: dict[str, Stats]) -> None:
+        """Write the results; a geometry without a finite energy is an error (after the
+        results, with null for it, are written)."""
         if self.is_main:
             self.write_results(results)
-            self.metrics.close()
-        return results
+        failed = [name for name, stats in results.items() if not math.isfinite(stats.mean)]
+        if failed:
+            raise RunDiverged(f"no finite energy for {', '.join(failed)} in the evaluation; "
+                              f"see {self.output / 'metrics.jsonl'}")
 
     def write_results(self, results: dict[str, Stats]) -> None:
         rows = []
@@ -339,7 +450,7 @@ class Trainer:
                 "reference": ref,
                 "difference": (stats.mean - ref) if (stats and ref is not None) else None,
             })
-        (self.output / "results.json").write_text(json.dumps(rows, indent=1))
+        jsonfile.write(self.output / "results.json", rows)
         write_csv(rows, self.output / "results.csv")
         plot_pes(rows, self.output / "pes.png")
         plot_energy_per_atom(rows, self.output / "per_atom.png")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any, Callable
 
 import jax
@@ -56,8 +57,16 @@ class OptimizerConfig:
         if self.curvature_estimation not in CURVATURE_ESTIMATIONS:
             raise ValueError(f"curvature_estimation must be one of {CURVATURE_ESTIMATIONS}, "
                              f"got {self.curvature_estimation!r}")
-        if self.learning_rate <= 0 or self.decay_time <= 0:
-            raise ValueError("optimizer learning_rate and decay_time must be positive")
+        for key in ("learning_rate", "decay_time", "damping", "norm_constraint"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{key} must be a finite number > 0, got {value}")
+        if not 0 <= self.curvature_ema < 1 or not 0 <= self.momentum < 1:
+            raise ValueError("curvature_ema and momentum must be in [0, 1), got "
+                             f"{self.curvature_ema} and {self.momentum}")
+        if self.inverse_update_period < 1 or self.schedule_offset < 0:
+            raise ValueError("inverse_update_period must be >= 1 and schedule_offset >= 0, got "
+                             f"{self.inverse_update_period} and {self.schedule_offset}")
 
     def schedule(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
         return lambda t: self.learning_rate / (1.0 + (t + self.schedule_offset) / self.decay_time)

@@ -34,13 +34,16 @@ def reblock(series) -> Stats:
     """Flyvbjerg-Petersen blocking; the block size is chosen by Lee et al.'s criterion.
 
     The optimal level is the smallest block size B with B^3 > 2 n (sigma_B/sigma_0)^4
-    (Lee, Needs & Towler, J. Chem. Phys. 135, 2011); below 4 points the naive error is used.
+    (Lee, Needs & Towler, J. Chem. Phys. 135, 2011); below 4 points the naive error is used,
+    below 2 the error is NaN (unknown).
     """
     data = np.asarray(series, dtype=np.float64).ravel()
     n = data.size
     if n == 0:
         return Stats(math.nan, math.nan, math.nan, math.nan, 0)
     mean, variance = float(data.mean()), float(data.var())
+    if n < 2:  # one point has no error bar: unknown, never 0
+        return Stats(mean, math.nan, math.nan, math.nan, n)
     if n < 4 or variance == 0.0:
         error = float(np.sqrt(variance / max(n - 1, 1)))
         return Stats(mean, error, variance, 0.5, n)

@@ -1,0 +1,21 @@
+"""Range checks shared by the configuration dataclasses; errors name the setting."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A recipe or override that does not fit the configuration schema."""
+
+
+def require_at_least(minimum: float, **values: float) -> None:
+    """Raise ConfigError naming the first setting below ``minimum``."""
+    for key, value in values.items():
+        if value < minimum:
+            raise ConfigError(f"{key} must be >= {minimum}, got {value}")
+
+
+def require_positive(**values: float) -> None:
+    """Raise ConfigError naming the first setting that is not > 0."""
+    for key, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")

@@ -1,0 +1,119 @@
+"""A run folder's integrity: one writer at a time, resume only with the same trajectory
+settings, and metrics that hold every step once.
+
+    lock = acquire(folder)                  # RunFolderError naming the holder's pid
+    check_resume_settings(saved, wanted)    # RunFolderError listing what differs
+    truncate_metrics(folder, step)          # drop rows a resumed run will write again
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import pathlib
+from typing import Any, Iterable
+
+from foundation_wf import jsonfile
+
+LOCK_FILE = ".lock"
+# Settings a resumed run may change: they do not alter the optimisation trajectory.
+# (dataset and geometries are checked through the dataset fingerprint instead.)
+RESUMABLE_CHANGES = ("steps", "output", "log_every", "local_energy_chunk", "evaluation.steps",
+                     "checkpoint.every", "checkpoint.keep", "dataset", "geometries")
+# Rows of these phases are kept on resume: the set-up before the first checkpoint, and the
+# record of divergence recoveries (events, not steps).
+KEPT_PHASES = ("hf_pretrain", "burn_in", "recovery")
+
+
+class RunFolderError(RuntimeError):
+    """A run folder that this run may not write (locked, or made with other settings)."""
+
+
+class RunFolderLock:
+    """An exclusive advisory lock (fcntl.flock) on ``<folder>/.lock``, holding the pid.
+
+    The kernel releases it when the process ends, also on SIGKILL."""
+
+    def __init__(self, folder: pathlib.Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / LOCK_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise RunFolderError(f"run folder {str(folder)!r} is in use by process {holder}; "
+                                 "wait for it to finish or choose another output") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def settings_differences(saved: dict, wanted: dict,
+                         allowed: Iterable[str] = RESUMABLE_CHANGES) -> tuple[list[str], list[str]]:
+    """(refused, allowed) differences between two config dicts, as "key: old -> new"."""
+    saved, wanted = _flatten(saved), _flatten(wanted)
+    refused, accepted = [], []
+    for key in sorted(set(saved) | set(wanted)):
+        old, new = saved.get(key), wanted.get(key)
+        if old != new:
+            (accepted if key in allowed else refused).append(f"{key}: {old!r} -> {new!r}")
+    return refused, accepted
+
+
+def check_resume_settings(folder: pathlib.Path, saved: dict, wanted: dict) -> list[str]:
+    """Refuse to resume with settings that change the trajectory; returns the allowed
+    changes (e.g. more steps) for the caller to report."""
+    refused, accepted = settings_differences(saved, wanted)
+    if refused:
+        raise RunFolderError(
+            f"run folder {str(folder)!r} was started with other settings ({'; '.join(refused)}); "
+            "resume with the original values or choose a new output")
+    return accepted
+
+
+def _rewrite(path: pathlib.Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def truncate_metrics(folder: pathlib.Path, step: int, fields: tuple[str, ...]) -> float:
+    """Keep the rows of KEPT_PHASES and the other rows before ``step`` in metrics.jsonl and
+    metrics.csv (rewritten atomically); returns the last kept row's wall_time (s)."""
+    jsonl = folder / "metrics.jsonl"
+    if not jsonl.exists():
+        return 0.0
+    kept = []
+    for line in jsonl.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+        if row.get("phase") in KEPT_PHASES or row.get("step", step) < step:
+            kept.append(row)
+    _rewrite(jsonl, "".join(jsonfile.dumps(row) + "\n" for row in kept))
+    csv_path = folder / "metrics.csv"
+    with open(csv_path.with_name(csv_path.name + ".tmp"), "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(csv_path.with_name(csv_path.name + ".tmp"), csv_path)
+    return max((row.get("wall_time") or 0.0 for row in kept), default=0.0)
