@@ -1,5 +1,6 @@
 """Exact properties of the transferable ansatz, in float64."""
 
+import dataclasses
 import functools
 
 import jax
@@ -9,6 +10,7 @@ import pytest
 
 from foundation_wf import Molecule, MoleculeError
 from foundation_wf.ansatz import geometry_input, make_ansatz
+from foundation_wf.ansatz.presets import model_preset
 from foundation_wf.data.generators import hydrogen_chain, random_rotation
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 
@@ -73,6 +75,19 @@ def test_flipping_an_orbital_descriptor_flips_only_the_sign(spin, orbital):
     others = np.arange(a.features.shape[3]) != k
     np.testing.assert_allclose(b.features[:, :, :, others], a.features[:, :, :, others],
                                atol=1e-12)
+
+
+def test_the_baseline_without_phase_equivariance_is_not_sign_equivariant():
+    """The phase demo's baseline: flipping one orbital's descriptor changes |psi|."""
+    baseline = make_ansatz(dataclasses.replace(model_preset("tiny"), phase_equivariant=False),
+                           SETTINGS)
+    geo = geometry(LIH)
+    params = _perturbed(baseline.init(jax.random.PRNGKey(5), geo), jax.random.PRNGKey(6), 0.3)
+    flipped = geo.replace(desc_up=geo.desc_up.at[:, 0].multiply(-1.0))
+    x = electrons_near(LIH, jax.random.PRNGKey(7))
+    _, log_abs = jax.jit(baseline.batch_log_psi)(params, geo, x)
+    _, log_f = jax.jit(baseline.batch_log_psi)(params, flipped, x)
+    assert np.min(np.abs(log_f - log_abs)) > 1e-3
 
 
 @pytest.mark.parametrize("molecule", [LIH, NH3], ids=["LiH", "NH3"])

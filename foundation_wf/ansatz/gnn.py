@@ -123,9 +123,15 @@ def orbital_parameters(gnn: OrbitalGNN, coords, element_index, desc_up, desc_dow
     """OrbitalParameters of a geometry: up and down orbitals concatenated along k.
 
     One GNN call sees [c_up, c_down, -c_up, -c_down] stacked along the orbital (batch) axis;
-    f, U are then made odd and alpha even in each orbital's descriptor.
+    f, U are then made odd and alpha even in each orbital's descriptor. Without
+    ``phase_equivariant`` (a baseline) the GNN sees [c_up, c_down] and its outputs are used
+    as they are.
     """
     both = jnp.concatenate([desc_up, desc_down], axis=1)
+    if not gnn.config.phase_equivariant:
+        features, directions, exponents = gnn(coords, element_index, both)
+        return OrbitalParameters(features=features, directions=directions,
+                                 exponents=jax.nn.softplus(exponents))
     n_orb = both.shape[1]
     features, directions, exponents = gnn(coords, element_index,
                                           jnp.concatenate([both, -both], axis=1))

@@ -32,6 +32,10 @@ class ModelConfig:
         additive for far-apart fragments (a sum of products of fragment determinants does not
         factorise), so every preset uses 1.
       p_channels: directional (p-like) orbital channels per (atom, orbital).
+      phase_equivariant: True (always, except as a baseline): the orbital GNN's outputs are
+        made odd (features, directions) and even (exponents) in each orbital's descriptor, so
+        flipping an orbital's sign flips only the sign of psi. False feeds the descriptors
+        as given, without the symmetrisation: the baseline of ``fwf phase-demo``.
     """
 
     gnn_width: int = 32
@@ -47,6 +51,7 @@ class ModelConfig:
     element_embedding: int = 16
     n_determinants: int = 1
     p_channels: int = 2
+    phase_equivariant: bool = True
 
     def __post_init__(self):
         for name in ("gnn_cutoff", "embedding_cutoff", "orbital_cutoff"):

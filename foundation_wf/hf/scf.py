@@ -71,11 +71,11 @@ def run_scf(mol: gto.Mole, name: str) -> scf.hf.SCF:
     return mf
 
 
-def canonicalize(mol: gto.Mole, coeff: np.ndarray) -> np.ndarray:
+def canonicalize(mol: gto.Mole, coeff: np.ndarray, fix_signs: bool = True) -> np.ndarray:
     """Deterministic order (by charge centroid x, y, z) and sign of orbital columns.
 
     The sign makes the s-type coefficient of largest magnitude positive, a choice that does
-    not change when the molecule is rotated.
+    not change when the molecule is rotated (``fix_signs=False`` keeps the input's signs).
     """
     if coeff.shape[1] == 0:
         return coeff
@@ -84,6 +84,8 @@ def canonicalize(mol: gto.Mole, coeff: np.ndarray) -> np.ndarray:
     rounded = np.round(centroids / CENTROID_ROUNDING_BOHR).astype(np.int64)
     order = np.lexsort(rounded.T[::-1])
     coeff = coeff[:, order]
+    if not fix_signs:
+        return coeff
     s_type = np.array([label.split()[2][-1] == "s" for label in mol.ao_labels()])
     s_coeff = np.where(s_type[:, None], coeff, 0.0)
     largest = np.argmax(np.round(np.abs(s_coeff), 8), axis=0)
@@ -149,11 +151,12 @@ def hartree_fock(molecule: Molecule, settings: DescriptorSettings) -> HFOrbitals
     doubly = mf.mo_coeff[:, mf.mo_occ == 2]
     singly = mf.mo_coeff[:, mf.mo_occ == 1]
     up = np.concatenate([doubly, singly], axis=1)
-    up = canonicalize(mol, localize(mol, up, settings.localization))
+    fix_signs = settings.orbital_signs == "canonical"
+    up = canonicalize(mol, localize(mol, up, settings.localization), fix_signs)
     if mol.spin == 0:
         down = up.copy()
     else:
-        down = canonicalize(mol, localize(mol, doubly, settings.localization))
+        down = canonicalize(mol, localize(mol, doubly, settings.localization), fix_signs)
     return HFOrbitals(
         energy=float(mf.e_tot),
         method="RHF" if mol.spin == 0 else "ROHF",

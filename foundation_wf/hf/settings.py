@@ -18,6 +18,7 @@ from foundation_wf.systems import ELEMENT_SYMBOLS, atomic_number
 
 DEFAULT_ELEMENTS: tuple[str, ...] = tuple(ELEMENT_SYMBOLS[1:11])  # H .. Ne
 LOCALIZATIONS = ("boys",)
+ORBITAL_SIGNS = ("canonical", "raw")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +29,15 @@ class DescriptorSettings:
       basis: PySCF basis name for the Hartree-Fock calculation (default STO-6G).
       elements: the element set: the only elements a model built on these settings accepts.
       localization: occupied-orbital localization ("boys" = Foster-Boys).
+      orbital_signs: "canonical" (the s-type coefficient of largest magnitude is positive,
+        unchanged by rotations) or "raw" (signs as the localizer returns them: they flip
+        at random along a rotation; the baseline of ``fwf phase-demo``).
     """
 
     basis: str = "sto-6g"
     elements: tuple[str, ...] = DEFAULT_ELEMENTS
     localization: str = "boys"
+    orbital_signs: str = "canonical"
 
     def __post_init__(self) -> None:
         elements = tuple(ELEMENT_SYMBOLS[atomic_number(e)] for e in self.elements)
@@ -45,15 +50,20 @@ class DescriptorSettings:
             raise ValueError(
                 f"localization must be one of {LOCALIZATIONS}, got {self.localization!r}"
             )
+        if self.orbital_signs not in ORBITAL_SIGNS:
+            raise ValueError(
+                f"orbital_signs must be one of {ORBITAL_SIGNS}, got {self.orbital_signs!r}")
 
     def to_dict(self) -> dict:
         return {"basis": self.basis, "elements": list(self.elements),
-                "localization": self.localization}
+                "localization": self.localization, "orbital_signs": self.orbital_signs}
 
     @classmethod
     def from_dict(cls, data: dict) -> "DescriptorSettings":
+        # Checkpoints written before orbital_signs existed used canonical signs.
         return cls(basis=data["basis"], elements=tuple(data["elements"]),
-                   localization=data["localization"])
+                   localization=data["localization"],
+                   orbital_signs=data.get("orbital_signs", "canonical"))
 
     @property
     def layout(self) -> "DescriptorLayout":
