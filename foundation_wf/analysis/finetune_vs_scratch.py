@@ -105,8 +105,9 @@ def train(config: RunConfig, initial: Pretrained | None, origin: str | None) -> 
         raise CheckpointMismatch(
             f"{config.output!r} was started from {started_from!r}, not {origin!r}; use "
             "another --output or remove that folder")
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(origin))
+    if not stamp.exists():
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(origin))
 
     def run() -> dict:
         Trainer(config, initial_params=initial.params if initial else None).run()
@@ -116,12 +117,17 @@ def train(config: RunConfig, initial: Pretrained | None, origin: str | None) -> 
 
 
 def evaluate_at(config: RunConfig, step: int, evaluation: EvaluationConfig,
-                burn_in: int) -> dict[str, dict]:
+                burn_in: int, heldout: tuple[str, tuple[str, ...] | None] | None = None
+                ) -> dict[str, dict]:
     """{geometry: {energy, error}} of the run's parameters after ``step`` steps, from fresh
-    walkers (HF samples, ``burn_in`` sweeps) and ``evaluation.steps`` sweeps."""
-    folder = pathlib.Path(config.output) / "evaluation" / f"step_{step}"
+    walkers (HF samples, ``burn_in`` sweeps) and ``evaluation.steps`` sweeps, on the run's
+    own geometries or on ``heldout`` = (dataset, geometry names or None for all)."""
+    dataset, geometries = heldout or (config.dataset, config.geometries)
+    folder = (pathlib.Path(config.output) / ("heldout" if heldout else "evaluation")
+              / f"step_{step}")
     evaluation_config = dataclasses.replace(
-        config, output=str(folder), steps=0, evaluation=evaluation,
+        config, dataset=dataset, geometries=geometries, output=str(folder), steps=0,
+        evaluation=evaluation,
         pretrain=dataclasses.replace(config.pretrain, steps=0),
         mcmc=dataclasses.replace(config.mcmc, burn_in=burn_in), checkpoint=CheckpointConfig())
 

@@ -10,11 +10,12 @@ from typing import Sequence
 from foundation_wf.cli import (
     bench_cmd, compare_cmd, compare_finetune_cmd, dataset_cmd, evaluate_cmd, finetune_cmd,
     hf_cmd, landscape_cmd, model_cmd, phase_demo_cmd, plot_runs_cmd, pretrain_cmd,
+    scaling_cmd,
 )
 
 SUBCOMMANDS = (dataset_cmd, hf_cmd, model_cmd, pretrain_cmd, evaluate_cmd, finetune_cmd,
                compare_finetune_cmd, plot_runs_cmd, compare_cmd, landscape_cmd, phase_demo_cmd,
-               bench_cmd)
+               scaling_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
