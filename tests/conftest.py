@@ -1,12 +1,27 @@
-"""Shared fixtures: float64 JAX for exact-property tests, a private HF cache per session."""
+"""Shared fixtures: float64 JAX for exact-property tests, a private HF cache per session, a
+compilation cache shared by the suite's processes."""
 
 import gc
 import os
+import pathlib
+import shutil
+import tempfile
 
 import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+
+# Compiled XLA programs shared on disk by the test processes of one suite run (both xdist
+# workers, the module boundaries where release_compiled_code drops them from memory, and
+# the `fwf` subprocesses, through the environment). Most of the suite's time is compilation.
+COMPILATION_CACHE = pathlib.Path(tempfile.gettempdir()) / f"fwf_test_jax_cache_{os.getpid()}"
+OWN_COMPILATION_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ  # not the user's
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(COMPILATION_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 # Small runs shared by the training and checkpoint tests (same shapes: compiled once).
 TINY_RUN = dict(model="tiny", walkers=64, precision="float64", log_every=1,
@@ -39,3 +54,10 @@ def release_compiled_code():
 
     compiled.clear_caches()
     gc.collect()
+
+
+def pytest_unconfigure(config):
+    """The process that made the compilation cache (the controller, not an xdist worker,
+    which inherits it) removes it when the suite ends."""
+    if OWN_COMPILATION_CACHE:
+        shutil.rmtree(COMPILATION_CACHE, ignore_errors=True)
