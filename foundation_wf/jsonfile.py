@@ -25,9 +25,15 @@ def dumps(value: Any, **kwargs) -> str:
     return json.dumps(finite_or_null(value), allow_nan=False, **kwargs)
 
 
-def write(path: str | os.PathLike, value: Any, indent: int | None = 1) -> None:
-    """Write ``value`` as JSON to ``path`` through a temporary file renamed into place."""
+def write_text_whole(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place, so a reader
+    (or a run killed meanwhile) sees the old file or the new one, never a part."""
     path = pathlib.Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(dumps(value, indent=indent))
+    temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def write(path: str | os.PathLike, value: Any, indent: int | None = 1) -> None:
+    """Write ``value`` as JSON to ``path``, whole (see write_text_whole)."""
+    write_text_whole(path, dumps(value, indent=indent))

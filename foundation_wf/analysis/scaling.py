@@ -25,6 +25,7 @@ import numpy as np
 
 from foundation_wf.analysis.finetune_vs_scratch import check_budgets, evaluate_at, train
 from foundation_wf.data.io import load_geometries
+from foundation_wf.data.records import GeometryRecord
 from foundation_wf.train.config import CheckpointConfig, ConfigError, EvaluationConfig, RunConfig
 from foundation_wf.train.state import select_records
 
@@ -57,9 +58,8 @@ class ScalingPoint:
     geometries: int
 
 
-def compounds_in_order(config: RunConfig) -> list[str]:
-    """The compounds of the recipe's geometries, in the order they first appear."""
-    records = select_records(load_geometries(config.dataset), config.geometries)
+def compounds_in_order(records: Sequence[GeometryRecord]) -> list[str]:
+    """The compounds of ``records``, in the order they first appear."""
     return list(dict.fromkeys(r.compound for r in records))
 
 
@@ -81,8 +81,8 @@ def study_configs(base: RunConfig, output: pathlib.Path, budgets: Sequence[int],
         if preset != base.model:
             configs[f"preset_{preset}"] = dataclasses.replace(
                 common, model=preset, output=str(output / f"preset_{preset}"))
-    compounds = compounds_in_order(base)
     records = select_records(load_geometries(base.dataset), base.geometries)
+    compounds = compounds_in_order(records)
     for count in compound_counts:
         if not 1 <= count <= len(compounds):
             raise ConfigError(f"compound count {count} is outside 1..{len(compounds)} (the "
@@ -124,7 +124,8 @@ def run_study(base: RunConfig, output: pathlib.Path, budgets: Sequence[int],
     target = (heldout, tuple(heldout_geometries) if heldout_geometries else None)
     configs = study_configs(base, output, budgets, presets, compound_counts)
     steps = max(budgets)
-    n_compounds = len(compounds_in_order(base))
+    n_compounds = len(compounds_in_order(
+        select_records(load_geometries(base.dataset), base.geometries)))
 
     def point(axis, value, run, step):
         config = configs[run]

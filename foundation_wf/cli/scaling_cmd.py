@@ -8,7 +8,7 @@ import dataclasses
 import pathlib
 
 from foundation_wf import jsonfile
-from foundation_wf.analysis.scaling import run_study
+from foundation_wf.analysis.scaling import compounds_in_order, run_study
 from foundation_wf.analysis.scaling_plot import plot_scaling
 from foundation_wf.ansatz.presets import model_preset
 from foundation_wf.cli.arguments import add_recipe_arguments
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     select_records(load_geometries(args.heldout), args.geometries)  # bad names fail here
     budgets = args.budgets or sorted({max(1, config.steps // 8), max(1, config.steps // 4),
                                       max(1, config.steps // 2), config.steps})
-    records = select_records(load_geometries(config.dataset), config.geometries)
-    n_compounds = len(dict.fromkeys(r.compound for r in records))
+    n_compounds = len(compounds_in_order(
+        select_records(load_geometries(config.dataset), config.geometries)))
     counts = args.compounds or list(range(1, n_compounds + 1))
     output = pathlib.Path(args.output or config.output)
     points = run_study(config, output, budgets, args.presets, counts, args.heldout,

@@ -13,6 +13,7 @@ import pathlib
 from typing import Sequence
 
 from foundation_wf.data.records import GeometryRecord
+from foundation_wf.jsonfile import write_text_whole
 from foundation_wf.data.rows import check_rows
 
 GEOMETRIES_FILE = "geometries.jsonl"
@@ -92,9 +93,7 @@ def save_geometries(
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / GEOMETRIES_FILE
-    temporary = path.with_suffix(".jsonl.tmp")
-    temporary.write_text("".join(json.dumps(r.to_row()) + "\n" for r in records))
-    os.replace(temporary, path)
+    write_text_whole(path, "".join(json.dumps(r.to_row()) + "\n" for r in records))
     if card is not None:
         (folder / "README.md").write_text(card)
     return path

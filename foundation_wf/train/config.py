@@ -14,7 +14,9 @@ from typing import Any, Sequence
 
 import yaml
 
-from foundation_wf.train.config_checks import ConfigError, require_at_least, require_positive
+from foundation_wf.train.config_checks import (
+    ConfigError, require_at_least, require_between_0_and_1, require_positive,
+)
 from foundation_wf.train.divergence import DivergenceConfig
 from foundation_wf.train.scheduler import POLICIES
 from foundation_wf.vmc.hamiltonian import LAPLACIANS
@@ -46,9 +48,7 @@ class MCMCConfig:
         require_at_least(1, steps_per_update=self.steps_per_update)
         require_at_least(0, burn_in=self.burn_in)
         require_positive(initial_step_size=self.initial_step_size)
-        if not 0 < self.target_acceptance < 1:
-            raise ConfigError(f"target_acceptance must be between 0 and 1 (exclusive), "
-                              f"got {self.target_acceptance}")
+        require_between_0_and_1(target_acceptance=self.target_acceptance)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,13 @@ def require_at_least(minimum: float, **values: float) -> None:
             raise ConfigError(f"{key} must be >= {minimum}, got {value}")
 
 
+def require_between_0_and_1(**values: float) -> None:
+    """Raise ConfigError naming the first setting not strictly between 0 and 1."""
+    for key, value in values.items():
+        if not 0 < value < 1:
+            raise ConfigError(f"{key} must be between 0 and 1 (exclusive), got {value}")
+
+
 def require_positive(**values: float) -> None:
     """Raise ConfigError naming the first setting that is not > 0."""
     for key, value in values.items():

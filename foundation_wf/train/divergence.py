@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from foundation_wf.train.config_checks import require_at_least
+from foundation_wf.train.config_checks import require_at_least, require_between_0_and_1
 
 
 class RunDiverged(RuntimeError):
@@ -33,9 +33,7 @@ class DivergenceConfig:
     def __post_init__(self):
         require_at_least(1, max_skipped=self.max_skipped)
         require_at_least(0, retries=self.retries)
-        if not 0 < self.learning_rate_factor < 1:
-            raise ValueError(f"learning_rate_factor must be between 0 and 1 (exclusive), "
-                             f"got {self.learning_rate_factor}")
+        require_between_0_and_1(learning_rate_factor=self.learning_rate_factor)
 
 
 @dataclasses.dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from typing import Any, Callable
 
 import jax
 
@@ -56,6 +57,16 @@ def saved_model_config(meta: dict, path: str | pathlib.Path) -> ModelConfig:
     return ModelConfig(**saved)
 
 
+def _read_checkpoint(mngr, step: int, read: Callable[[], Any]) -> Any:
+    """``read()`` of checkpoint ``step``; a failure is a CheckpointError naming it."""
+    try:
+        return read()
+    except Exception as error:  # noqa: BLE001  (Orbax and tensorstore raise many types)
+        raise checkpoint.CheckpointError(
+            f"checkpoint {mngr.directory}/{step} is unreadable ({type(error).__name__}); "
+            "choose another with --step") from None
+
+
 def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretrained:
     """The checkpoint at ``step`` (default: the latest) of a run folder (or of a
     checkpoints/ folder)."""
@@ -65,12 +76,7 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     elif step not in mngr.all_steps():
         raise FileNotFoundError(f"{str(path)!r} has no checkpoint at step {step} "
                                 f"(it has {sorted(mngr.all_steps())})")
-    try:
-        meta = checkpoint.read_meta(mngr, step)
-    except Exception as error:  # noqa: BLE001  (Orbax raises many types)
-        raise checkpoint.CheckpointError(
-            f"checkpoint {mngr.directory}/{step} is unreadable ({type(error).__name__}); "
-            "choose another with --step") from None
+    meta = _read_checkpoint(mngr, step, lambda: checkpoint.read_meta(mngr, step))
     if meta["config"]["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
     settings = DescriptorSettings.from_dict(meta["descriptors"])
@@ -79,12 +85,8 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     dtype = "float64" if meta["config"]["precision"] == "float64" else "float32"
     geometry = geometry_input(probe, geometry_hf(probe, settings), settings, dtype)
     abstract = jax.eval_shape(ansatz.init, jax.random.PRNGKey(0), geometry)
-    try:
-        params = checkpoint.restore(mngr, {"params": abstract}, step)["params"]
-    except Exception as error:  # noqa: BLE001
-        raise checkpoint.CheckpointError(
-            f"checkpoint {mngr.directory}/{step} is unreadable ({type(error).__name__}); "
-            "choose another with --step") from None
+    params = _read_checkpoint(
+        mngr, step, lambda: checkpoint.restore(mngr, {"params": abstract}, step)["params"])
     return Pretrained(params=params, meta=meta, step=step)
 
 

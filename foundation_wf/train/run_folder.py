@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import json
 import os
 import pathlib
@@ -89,12 +90,6 @@ def check_resume_settings(folder: pathlib.Path, saved: dict, wanted: dict) -> li
     return accepted
 
 
-def _rewrite(path: pathlib.Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def truncate_metrics(folder: pathlib.Path, step: int, fields: tuple[str, ...]) -> float:
     """Keep the rows of KEPT_PHASES and the other rows before ``step`` in metrics.jsonl and
     metrics.csv (rewritten atomically); returns the last kept row's wall_time (s)."""
@@ -109,11 +104,10 @@ def truncate_metrics(folder: pathlib.Path, step: int, fields: tuple[str, ...]) -
             continue
         if row.get("phase") in KEPT_PHASES or row.get("step", step) < step:
             kept.append(row)
-    _rewrite(jsonl, "".join(jsonfile.dumps(row) + "\n" for row in kept))
-    csv_path = folder / "metrics.csv"
-    with open(csv_path.with_name(csv_path.name + ".tmp"), "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(kept)
-    os.replace(csv_path.with_name(csv_path.name + ".tmp"), csv_path)
+    jsonfile.write_text_whole(jsonl, "".join(jsonfile.dumps(row) + "\n" for row in kept))
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(kept)
+    jsonfile.write_text_whole(folder / "metrics.csv", table.getvalue())
     return max((row.get("wall_time") or 0.0 for row in kept), default=0.0)

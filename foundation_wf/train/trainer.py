@@ -74,6 +74,8 @@ class Trainer:
         self.output = pathlib.Path(config.output)
         # Files are written by the first process only (multi-host runs share the folder).
         self.is_main = jax.process_index() == 0
+        self.metrics = None  # opened by prepare() or zero_shot(), after any truncation
+        self.callbacks = list(callbacks)
         self.lock = run_folder.RunFolderLock(self.output) if self.is_main else None
         try:
             self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
@@ -83,8 +85,6 @@ class Trainer:
             raise
         if self.is_main:
             (self.output / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config)))
-        self.metrics = None  # opened by prepare() or zero_shot(), after any truncation
-        self.callbacks = list(callbacks)
         self.divergence = DivergenceMonitor(config.divergence)
         self.learning_rate_scale = 1.0
         self.seed_key = jax.random.PRNGKey(config.seed)
@@ -142,7 +142,7 @@ class Trainer:
             self.callbacks.insert(0, self.metrics)
 
     def _close_metrics(self) -> None:
-        if getattr(self, "metrics", None) is not None:
+        if self.metrics is not None:
             self.metrics.close()
             self.callbacks.remove(self.metrics)
             self.metrics = None
