@@ -21,9 +21,11 @@ from foundation_wf.train.run_folder import RunFolderError
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.trainer import Trainer
 
-# Two compounds with different electron counts in one run.
-BASE = dict(TINY_RUN, dataset="hydrogen_chains", geometries=["H2_d1.600", "H4_d2.000"],
-            pretrain={"steps": 5}, checkpoint={"every": 3})
+# Two compounds with different electron counts in one run; the two H2 geometries are
+# trained together in each H2 step.
+BASE = dict(TINY_RUN, dataset="hydrogen_chains",
+            geometries=["H2_d1.600", "H2_d2.400", "H4_d2.000"], pretrain={"steps": 5},
+            checkpoint={"every": 3}, scheduler={"geometries_per_step": 2})
 
 
 def run(folder, steps, **changes):
@@ -39,8 +41,8 @@ def metrics_rows(folder: pathlib.Path) -> list[dict]:
 
 def assert_every_step_once(folder: pathlib.Path) -> None:
     rows = metrics_rows(folder)
-    for phase in ("hf_pretrain", "vmc"):
-        steps = [r["step"] for r in rows if r["phase"] == phase]
+    for phase in ("hf_pretrain", "vmc"):  # a vmc step has one row per geometry trained
+        steps = [(r["step"], r["geometry"]) for r in rows if r["phase"] == phase]
         assert len(steps) == len(set(steps)), (phase, steps)
     csv_lines = (folder / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == len(rows) + 1  # header
@@ -102,7 +104,8 @@ def test_scheduler_round_robin_then_spread_with_age_limit():
     for step in range(10):
         index = scheduler.pick(step)
         picks.append(index)
-        scheduler.update(index, step, spreads[index])
+        scheduler.record(index, step)
+        scheduler.observe(index, spreads[index])
     assert picks[:3] == [0, 1, 2]  # round robin first
     assert picks[3] == 1  # largest spread next
     for g in range(3):  # nobody waits longer than max_age
@@ -114,11 +117,25 @@ def test_fair_scheduler_gives_each_compound_and_geometry_an_equal_share():
     compounds = ["H2"] * 2 + ["H4"] * 3 + ["H6"] * 1
     scheduler = GeometryScheduler(compounds, max_age=6)
     for step in range(36):
-        scheduler.update(scheduler.pick(step), step, 0.1)
+        scheduler.record(scheduler.pick(step), step)
     per_compound = {c: sum(n for g, n in zip(compounds, scheduler.steps) if g == c)
                     for c in set(compounds)}
     assert per_compound == {"H2": 12, "H4": 12, "H6": 12}
     assert list(scheduler.steps) == [6, 6, 4, 4, 4, 12]
+
+
+def test_fair_groups_take_the_least_trained_geometries_of_one_compound():
+    compounds = ["H2"] * 2 + ["H4"] * 3
+    scheduler = GeometryScheduler(compounds, max_age=5)
+    groups = []
+    for step in range(6):
+        group = scheduler.pick_group(step, 2)
+        for index in group:
+            scheduler.record(index, step)
+        groups.append(group)
+    # Compounds alternate (equal geometry-steps); within H4 the least trained go first.
+    assert groups == [[0, 1], [2, 3], [0, 1], [2, 4], [0, 1], [3, 4]]
+    assert list(scheduler.steps) == [3, 3, 2, 2, 2]
 
 
 def write_recipe(folder: pathlib.Path, **changes) -> pathlib.Path:

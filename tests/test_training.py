@@ -50,11 +50,9 @@ def test_energy_decreases_from_hf_pretraining_start(h2_run):
 
 def test_every_parameter_has_a_kfac_block(h2_run):
     trainer = h2_run[0]
-    state = trainer.states[0]
     optimizer = make_optimizer(OptimizerConfig(), trainer.loss)
     params = jax.tree_util.tree_map(np.array, trainer.params)
-    optimizer.init(params, jax.random.PRNGKey(0),
-                   {"electrons": state.walkers.electrons, "geometry": state.geometry})
+    optimizer.init(params, jax.random.PRNGKey(0), trainer._batch((0,)))
     estimator = optimizer.kfac._estimator
     block_of = estimator.params_block_index
     flat = jax.tree_util.tree_leaves_with_path(block_of)

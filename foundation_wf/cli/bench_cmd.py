@@ -1,15 +1,20 @@
-"""``fwf bench``: throughput of the VMC step and of the two Laplacians, after compilation."""
+"""``fwf bench``: throughput of the VMC step and of the two Laplacians, after compilation;
+with ``--recipe``, of a recipe's pretraining loop as a user runs it."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import resource
+import tempfile
 import time
 
 import jax
 
 from foundation_wf.ansatz import PRESETS
-from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
+from foundation_wf.train.state import stack
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
 
@@ -28,6 +33,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--optimizer", default="kfac", choices=["kfac", "adam", "rmsprop", "sgd"])
     parser.add_argument("--steps", type=int, default=20, help="timed repetitions")
     parser.add_argument("--precision", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--recipe", help="measure this pretraining recipe's optimization loop "
+                        "instead (its dataset, walkers, geometries_per_step and scheduler; "
+                        "every overhead included): walker-steps/s, geometry-steps/s and CPU "
+                        "use over --steps optimizer steps, after one warm-up step per "
+                        "compound (compilation)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="recipe settings changed for the measurement (with --recipe), "
+                             "e.g. scheduler.geometries_per_step=7")
     parser.set_defaults(run=run)
 
 
@@ -55,7 +68,47 @@ def peak_memory_text() -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (host RSS)"
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all threads), seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_recipe(args: argparse.Namespace) -> int:
+    """Time the recipe's optimization loop (metrics, scheduler and all) after a warm-up."""
+    with tempfile.TemporaryDirectory(prefix="fwf_bench_") as folder:
+        config = load_config(args.recipe, [*args.overrides, f"output={folder}",
+                                           "pretrain.steps=0", "evaluation.steps=0",
+                                           "checkpoint.every=1000000"])
+        trainer = Trainer(dataclasses.replace(config, steps=0))
+        try:
+            trainer.prepare()
+            warm_up = len({s.record.compound for s in trainer.states})
+            trainer.config = dataclasses.replace(config, steps=warm_up)
+            trainer.optimize()  # compiles one step per compound
+            geometry_steps = trainer.scheduler.steps.sum()
+            start, cpu = time.perf_counter(), cpu_seconds()
+            trainer.config = dataclasses.replace(config, steps=warm_up + args.steps)
+            trainer.optimize()
+            elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+            geometry_steps = trainer.scheduler.steps.sum() - geometry_steps
+        finally:
+            trainer.close()
+    print(f"recipe {args.recipe}: {len(trainer.states)} geometries, {config.walkers} walkers "
+          f"each, {config.scheduler.geometries_per_step} geometries per step, "
+          f"{jax.devices()[0].platform}")
+    print(f"{args.steps} optimizer steps in {elapsed:.1f} s: {args.steps / elapsed:.2f} steps/s, "
+          f"{geometry_steps / elapsed:.2f} geometry-steps/s, "
+          f"{geometry_steps * config.walkers / elapsed:,.0f} walker-steps/s; "
+          f"CPU {100 * cpu / elapsed:.0f}% (of {100 * os.cpu_count()}%)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.recipe:
+        return run_recipe(args)
+    if args.overrides:
+        raise ConfigError(f"settings {' '.join(args.overrides)} need --recipe")
     config = build(RunConfig, dict(
         dataset=args.dataset, geometries=[args.geometry], model=args.preset,
         walkers=args.walkers, precision=args.precision, output="/tmp/fwf_bench",
@@ -68,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
     state = trainer.states[0]
 
     def full_step():
-        state.walkers = trainer._network_sweep(trainer.params, state.geometry, state.walkers,
-                                               jax.random.PRNGKey(2))
-        trainer.params, trainer.opt_state, energy, _ = trainer.optimizer.step(
-            trainer.params, trainer.opt_state, jax.random.PRNGKey(3), trainer._batch(state))
-        return energy
+        trainer.params, trainer.opt_state, walkers, metrics = trainer._train_step(
+            trainer.params, trainer.opt_state, stack([state.walkers]),
+            trainer._stacked_geometry((0,)), jax.random.PRNGKey(2))
+        state.walkers = jax.tree_util.tree_map(lambda a: a[0], walkers)
+        return metrics
 
     first, per_step = timed(full_step, args.steps)
     m = state.record.molecule

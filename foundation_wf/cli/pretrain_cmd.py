@@ -16,8 +16,9 @@ def add_parser(subparsers) -> None:
         "pretrain", aliases=["train"],
         help="train one network across the geometries of a recipe's dataset",
         description="Hartree-Fock for every geometry, supervised HF pretraining, variational "
-                    "optimization across geometries (KFAC by default; each step trains one "
-                    "geometry) and a final evaluation with reblocked error bars. Writes "
+                    "optimization across geometries (KFAC by default; each step trains "
+                    "scheduler.geometries_per_step geometries, default 1) and a final "
+                    "evaluation with reblocked error bars. Writes "
                     "config.yaml, metrics.jsonl/.csv, results.json, energy.png and Orbax "
                     "checkpoints to the recipe's output folder; running again on that folder "
                     "resumes from its last checkpoint.",

@@ -14,7 +14,7 @@ import optax
 from foundation_wf.ansatz.model import Ansatz
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hf_pretrain import hf_log_abs, make_pretrain_loss
-from foundation_wf.vmc.loss import make_batch_local_energy, make_energy_loss
+from foundation_wf.vmc.loss import finite_stand_ins, make_batch_local_energy, make_energy_loss
 from foundation_wf.vmc.optimizers import OptimizerConfig, VMCOptimizer, make_optimizer
 
 
@@ -22,7 +22,8 @@ from foundation_wf.vmc.optimizers import OptimizerConfig, VMCOptimizer, make_opt
 class RunFunctions:
     """network_sweep(params, geometry, walkers, key), hf_sweep(target, geometry, walkers, key),
     log_abs(params, geometry, x [B,N,3]) -> [B], hf_log_abs(target, geometry, x) -> [B],
-    local_energy(params, geometry, x) -> [B] (hartree), loss(params, batch) -> (E, aux)."""
+    local_energy(params, geometry, x) -> [B] (hartree), loss(params, batch) -> (E, aux) with
+    the batch's local energies precomputed (see ``vmc.loss.make_energy_loss``)."""
 
     network_sweep: Callable
     hf_sweep: Callable
@@ -58,7 +59,7 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
         log_abs=jax.jit(lambda p, g, x: ansatz.batch_log_psi(p, g, x)[1]),
         hf_log_abs=jax.jit(lambda t, g, x: hf_log_abs(t, g.coords, x)),
         local_energy=jax.jit(make_batch_local_energy(ansatz, laplacian, chunk_size)),
-        loss=make_energy_loss(ansatz, clip_scale, laplacian, chunk_size),
+        loss=make_energy_loss(ansatz, clip_scale),
     )
 
 
@@ -66,6 +67,61 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
 def optimizer_for(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
     """One optimizer (and its compiled step) per configuration and loss."""
     return make_optimizer(config, loss)
+
+
+# The metrics of one training step per geometry, the columns of ``training_step``'s
+# metrics matrix.
+STEP_METRICS = ("energy", "variance", "acceptance", "step_size", "skipped",
+                "nonfinite_walkers")
+
+
+@functools.lru_cache(maxsize=8)
+def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable:
+    """One whole optimizer step on G geometries of equal shapes in one compiled call, with
+    the parameter, optimizer and walker buffers donated: (params, opt_state, walkers,
+    geometry, key) -> (params, opt_state, walkers, metrics [G, len(STEP_METRICS)]), where
+    walkers and geometry carry a leading axis G (walkers [G, B, N, 3]).
+
+    Each geometry's walkers are swept (key fold_in(fold_in(key, 0), g)), their local energies
+    computed once, and ``optimizer_step(params, opt_state, key, batch)`` (key
+    fold_in(key, 1)) applied to the mean energy. Where the energy or any updated parameter
+    is not finite, the old parameters and optimizer state are kept (metric "skipped" = 1):
+    the guard runs on the device, so nothing needs to reach the host until the metrics are
+    fetched.
+    """
+    def sweep_and_local_energy(params, geometry, walkers, key):
+        walkers = functions.network_sweep(params, geometry, walkers, key)
+        return walkers, functions.local_energy(params, geometry, walkers.electrons)
+
+    def step(params, opt_state, walkers, geometry, key):
+        n_geometries = walkers.electrons.shape[0]
+        sweep_keys = jax.vmap(lambda g: jax.random.fold_in(jax.random.fold_in(key, 0), g))(
+            jnp.arange(n_geometries))
+        if n_geometries == 1:  # unbatched: vmap over one geometry compiles to slower code
+            first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
+            walkers, local = jax.tree_util.tree_map(
+                lambda a: a[None],
+                sweep_and_local_energy(params, first(geometry), first(walkers), sweep_keys[0]))
+        else:
+            walkers, local = jax.vmap(sweep_and_local_energy, in_axes=(None, 0, 0, 0))(
+                params, geometry, walkers, sweep_keys)
+        batch = {"electrons": finite_stand_ins(walkers.electrons, local), "geometry": geometry,
+                 "local_energies": local}
+        new_params, new_state, energy, aux = optimizer_step(
+            params, opt_state, jax.random.fold_in(key, 1), batch)
+        finite = jnp.isfinite(energy) & jnp.all(jnp.stack(
+            [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(new_params)]))
+        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
+        params = jax.tree_util.tree_map(keep, new_params, params)
+        opt_state = jax.tree_util.tree_map(keep, new_state, opt_state)
+        dtype = walkers.log_abs.dtype
+        columns = (jnp.nanmean(aux.local_energies, axis=1), aux.variance, walkers.acceptance,
+                   walkers.step_size, jnp.broadcast_to(~finite, (n_geometries,)),
+                   aux.n_nonfinite)
+        metrics = jnp.stack([c.astype(dtype) for c in columns], axis=1)
+        return params, opt_state, walkers, metrics
+
+    return jax.jit(step, donate_argnums=(0, 1, 2))
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,7 +173,7 @@ def evaluation_sweeps(network_sweep: Callable, local_energy: Callable,
 def clear_caches() -> None:
     """Forget every function cached above and JAX's compiled executables (each XLA:CPU
     executable keeps its code mapped into the process until then)."""
-    for cached in (run_functions, optimizer_for, hf_pretrain_step, repeated_sweeps,
-                   evaluation_sweeps):
+    for cached in (run_functions, optimizer_for, training_step, hf_pretrain_step,
+                   repeated_sweeps, evaluation_sweeps):
         cached.cache_clear()
     jax.clear_caches()

@@ -88,22 +88,28 @@ class CheckpointConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SchedulerConfig:
-    """Which geometry each optimizer step trains (see ``train.scheduler``).
+    """Which geometries each optimizer step trains (see ``train.scheduler``).
 
     policy: fair (every compound, and every geometry of a compound, gets an equal share of
-      the steps) or spread (the geometry with the largest local-energy spread first).
+      the geometry-steps) or spread (the geometry with the largest local-energy spread
+      first).
     max_age: spread policy only: a geometry not trained for this many steps goes next
       (default 3 x number of geometries).
+    geometries_per_step: geometries of one compound trained together in each optimizer
+      step (fewer where the compound has fewer): their walkers are stacked into one batch
+      and the loss is the mean of their energies.
     """
 
     policy: str = "fair"
     max_age: int | None = None
+    geometries_per_step: int = 1
 
     def __post_init__(self):
         if self.policy not in POLICIES:
             raise ConfigError(f"policy must be one of {POLICIES}, got {self.policy!r}")
         if self.max_age is not None:
             require_at_least(1, max_age=self.max_age)
+        require_at_least(1, geometries_per_step=self.geometries_per_step)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,3 +22,10 @@ def walker_sharding(n_walkers: int) -> NamedSharding:
 def shard(array: jax.Array, sharding: NamedSharding) -> jax.Array:
     """Place a walker-leading array on the devices, split along its first axis."""
     return jax.device_put(array, sharding)
+
+
+def replicate(tree, sharding: NamedSharding):
+    """A pytree (parameters, optimizer state) copied to every device of the walker mesh:
+    the placement the training step's outputs have, so that its inputs always have the same
+    one and the step compiles once per shape, not once more after its first call."""
+    return jax.device_put(tree, NamedSharding(sharding.mesh, PartitionSpec()))

@@ -1,4 +1,4 @@
-"""Which geometry the next optimizer step trains on.
+"""Which geometries the next optimizer step trains on.
 
 Two policies (``SchedulerConfig.policy``):
 
@@ -69,11 +69,28 @@ class GeometryScheduler:
             return int(overdue[np.argmax(age[overdue])])
         return int(np.argmax(self.spread))
 
-    def update(self, index: int, step: int, spread: float) -> None:
-        """Geometry ``index`` was trained at optimizer step ``step``; its local energies had
-        standard deviation ``spread`` (hartree; not kept when not finite)."""
+    def pick_group(self, step: int, size: int) -> list[int]:
+        """Indices (in dataset order) of the geometries trained together at optimizer step
+        ``step``: the one ``pick`` chooses and up to ``size - 1`` more of its compound, those
+        with the fewest steps (fair) or the largest spread (spread) first."""
+        first = self.pick(step)
+        others = [int(m) for m in np.flatnonzero(self._compound == self._compound[first])
+                  if m != first]
+        if self.policy == "fair":
+            others.sort(key=lambda m: (self.steps[m], m))
+        else:
+            others.sort(key=lambda m: (-self.spread[m], m))
+        return sorted([first] + others[:size - 1])
+
+    def record(self, index: int, step: int) -> None:
+        """Geometry ``index`` is trained at optimizer step ``step`` (called when picked)."""
         self.last_step[index] = step
         self.steps[index] += 1
+
+    def observe(self, index: int, spread: float) -> None:
+        """Geometry ``index``'s last local energies had standard deviation ``spread``
+        (hartree; not kept when not finite). Arrives when the step's metrics are fetched,
+        after the step itself (see ``Trainer.optimize``)."""
         if np.isfinite(spread):
             self.spread[index] = spread
 

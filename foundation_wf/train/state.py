@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 
 from foundation_wf.ansatz import GeometryInput, geometry_input
@@ -42,6 +43,12 @@ class GeometryState:
         n = self.record.molecule.n_electrons
         return mcmc.WalkerState(jnp.zeros((n_walkers, n, 3), dtype), jnp.zeros(n_walkers, dtype),
                                 jnp.zeros((), dtype), jnp.zeros((), dtype))
+
+
+def stack(trees: Sequence):
+    """Pytrees of equal structure and shapes (walkers, network inputs of one compound)
+    stacked along a new leading axis."""
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
 def select_records(records: Sequence[GeometryRecord],

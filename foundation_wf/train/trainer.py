@@ -2,7 +2,8 @@
 
 Phases: Hartree-Fock for every geometry -> supervised HF pretraining across all geometries ->
 walker burn-in -> variational optimization (one shared optimizer state; each step trains the
-geometry the scheduler picks) -> evaluation without parameter updates (reblocked energies).
+geometries the scheduler picks, stacked into one batch, in one compiled call) -> evaluation
+without parameter updates (reblocked energies).
 
 Compiled functions are cached by jit per shape (n_up, n_down, n_atoms): geometries of one
 compound share them. Walkers are sharded over all local devices along the walker axis.
@@ -37,7 +38,7 @@ from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
 from foundation_wf.train.plots import (plot_energy_per_atom, plot_energy_vs_step, plot_pes,
                                        write_csv)
 from foundation_wf.train.scheduler import GeometryScheduler
-from foundation_wf.train.state import build_states, select_records
+from foundation_wf.train.state import build_states, select_records, stack
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.stats import Stats, reblock
 
@@ -94,6 +95,7 @@ class Trainer:
         self.states = build_states(records, self.settings, self.dtype)
         self.params = self.ansatz.init(self._key(INIT_STREAM, 0), self.states[0].geometry)
         self.step = 0
+        self._stacked_geometries: dict[tuple[int, ...], object] = {}
         self.optimizer = None
         self.opt_state = None
         self._compile()
@@ -164,6 +166,7 @@ class Trainer:
         self._hf_log_abs = functions.hf_log_abs
         self._local_energy = functions.local_energy
         self.loss = functions.loss
+        self._functions = functions
 
     def _emit(self, row: dict) -> None:
         row["wall_time"] = round(time.perf_counter() - self.start_time, 3)
@@ -174,8 +177,21 @@ class Trainer:
         electrons = devices.shard(electrons, self.sharding)
         return mcmc.init_walkers(log_abs_fn, electrons, step_size)
 
-    def _batch(self, state) -> dict:
-        return {"electrons": state.walkers.electrons, "geometry": state.geometry}
+    def _stacked_geometry(self, indices: tuple[int, ...]):
+        """The network inputs of geometries ``indices`` stacked along a leading axis (built
+        once per group)."""
+        if indices not in self._stacked_geometries:
+            self._stacked_geometries[indices] = stack([self.states[i].geometry for i in indices])
+        return self._stacked_geometries[indices]
+
+    def _batch(self, indices: tuple[int, ...]) -> dict:
+        """The loss's batch for geometries ``indices`` (local energies at the current
+        parameters)."""
+        geometry = self._stacked_geometry(indices)
+        electrons = jnp.stack([self.states[i].walkers.electrons for i in indices])
+        local = jax.vmap(self._local_energy, in_axes=(None, 0, 0))(self.params, geometry,
+                                                                  electrons)
+        return {"electrons": electrons, "geometry": geometry, "local_energies": local}
 
     # ----- phases ------------------------------------------------------------------------
     def pretrain_hf(self) -> None:
@@ -234,11 +250,14 @@ class Trainer:
             optim = dataclasses.replace(
                 optim, learning_rate=optim.learning_rate * self.learning_rate_scale)
         self.optimizer = compiled.optimizer_for(optim, self.loss)
+        self._train_step = compiled.training_step(self._functions, self.optimizer.step)
 
     def _init_optimizer(self) -> None:
         self._build_optimizer()
         self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
-                                             self._batch(self.states[0]))
+                                             self._batch((0,)))
+        self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
+                                                        self.sharding)
 
     # ----- checkpoints -------------------------------------------------------------------
     def _checkpoint_state(self) -> dict:
@@ -272,6 +291,8 @@ class Trainer:
         self.params = items["params"]
         treedef = jax.tree_util.tree_structure(self.opt_state)
         self.opt_state = jax.tree_util.tree_unflatten(treedef, restored["optimizer"])
+        self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
+                                                        self.sharding)
         for state, leaves in zip(self.states, restored["walkers"]):
             walkers = jax.tree_util.tree_unflatten(
                 jax.tree_util.tree_structure(state.walkers), leaves)
@@ -288,59 +309,92 @@ class Trainer:
             self._open_metrics(append=True, wall_time=wall_time)
 
     # ----- optimization ------------------------------------------------------------------
-    def _optimizer_step(self) -> dict:
-        """One optimizer step on the geometry the scheduler picks; its metrics row. A step
-        whose energy or update is not finite is not applied (``row["skipped"]``)."""
-        index = self.scheduler.pick(self.step)
-        state = self.states[index]
-        state.walkers = self._network_sweep(self.params, state.geometry, state.walkers,
-                                            self._key(VMC_STREAM, self.step, 0))
-        backup = jax.tree_util.tree_map(jnp.copy, (self.params, self.opt_state))
-        params, opt_state, energy, aux = self.optimizer.step(
-            self.params, self.opt_state, self._key(VMC_STREAM, self.step, 1),
-            self._batch(state))
-        energy, variance = float(energy), float(aux.variance)
-        finite = math.isfinite(energy) and all(
-            bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(params))
-        self.params, self.opt_state = (params, opt_state) if finite else backup
-        self.scheduler.update(index, self.step, math.sqrt(variance) if finite else math.nan)
-        row = {"phase": "vmc", "step": self.step, "geometry": state.name,
-               "compound": state.record.compound,
-               "energy": energy if math.isfinite(energy) else None,
-               "variance": variance if math.isfinite(variance) else None,
-               "acceptance": float(state.walkers.acceptance),
-               "step_size": float(state.walkers.step_size), "skipped": not finite,
-               "nonfinite_walkers": int(aux.n_nonfinite)}
+    def _optimizer_step(self) -> tuple[int, tuple[int, ...], jax.Array]:
+        """Dispatch one optimizer step on the geometries the scheduler picks; (step, their
+        indices, metrics on the device). Nothing is fetched: see ``_fetch_rows``."""
+        indices = tuple(self.scheduler.pick_group(
+            self.step, self.config.scheduler.geometries_per_step))
+        for index in indices:
+            self.scheduler.record(index, self.step)
+        walkers = stack([self.states[i].walkers for i in indices])
+        self.params, self.opt_state, walkers, metrics = self._train_step(
+            self.params, self.opt_state, walkers, self._stacked_geometry(indices),
+            self._key(VMC_STREAM, self.step))
+        for position, index in enumerate(indices):
+            self.states[index].walkers = jax.tree_util.tree_map(lambda a: a[position], walkers)
         self.step += 1
-        return row
+        return self.step - 1, indices, metrics
+
+    def _fetch_rows(self, pending: list[tuple[int, tuple[int, ...], jax.Array]]
+                    ) -> list[list[dict]]:
+        """The metrics rows (one per geometry) of each dispatched step, fetched in one
+        transfer; their local-energy spreads go to the scheduler."""
+        values = jax.device_get([metrics for _, _, metrics in pending])
+        steps = []
+        for (step, indices, _), matrix in zip(pending, values):
+            rows = []
+            for index, vector in zip(indices, matrix):
+                metrics = dict(zip(compiled.STEP_METRICS, (float(v) for v in vector)))
+                self.scheduler.observe(index, math.sqrt(metrics["variance"])
+                                       if not metrics["skipped"] else math.nan)
+                state = self.states[index]
+                rows.append({
+                    "phase": "vmc", "step": step, "geometry": state.name,
+                    "compound": state.record.compound,
+                    **{key: (value if math.isfinite(value) else None)
+                       for key, value in metrics.items() if key in ("energy", "variance")},
+                    "acceptance": metrics["acceptance"], "step_size": metrics["step_size"],
+                    "skipped": bool(metrics["skipped"]),
+                    "nonfinite_walkers": int(metrics["nonfinite_walkers"])})
+            steps.append(rows)
+        return steps
+
+    def _fetch_every(self) -> int:
+        """Steps dispatched between metric fetches: ``log_every``, or 1 for the spread
+        scheduler, whose next pick needs the last step's spread."""
+        return 1 if self.config.scheduler.policy == "spread" else self.config.log_every
 
     def optimize(self) -> None:
-        """Variational optimization. Skipped steps are reported; too many in a row trigger
-        a recovery from a checkpoint (see ``train.divergence``)."""
+        """Variational optimization. Steps are dispatched without waiting; their metrics are
+        fetched in blocks (every ``log_every`` steps, before each checkpoint and at the
+        end). Skipped steps are reported; too many in a row trigger a recovery from a
+        checkpoint (see ``train.divergence``), decided before any later checkpoint is
+        saved."""
         cfg = self.config
         if self.step >= cfg.steps:
             return
         bar = ProgressBar(cfg.steps, "VMC", initial=self.step)
         skipped = 0
+        pending = []
         try:
             while self.step < cfg.steps:
-                row = self._optimizer_step()
-                skipped += row["skipped"]
-                bar(row)
-                if row["step"] % cfg.log_every == 0 or self.step == cfg.steps or row["skipped"]:
-                    self._emit(row)
-                if self.divergence.observe(skipped=row["skipped"]):
-                    self.recover(row["geometry"])
-                elif self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps:
-                    self.save_checkpoint()
+                pending.append(self._optimizer_step())
+                checkpoint_due = self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps
+                # Fetch after a step that is logged, so that its wall time is when it ended.
+                if not (checkpoint_due or (self.step - 1) % self._fetch_every() == 0):
+                    continue
+                steps, pending = self._fetch_rows(pending), []
+                for rows in steps:
+                    step, failed = rows[0]["step"], rows[0]["skipped"]
+                    skipped += failed
+                    for row in rows:
+                        bar(row)
+                        if step % cfg.log_every == 0 or step == cfg.steps - 1 or failed:
+                            self._emit(row)
+                    if self.divergence.observe(skipped=failed):
+                        self.recover(", ".join(row["geometry"] for row in rows), step)
+                        break
+                else:
+                    if checkpoint_due:
+                        self.save_checkpoint()
         finally:
             bar.close()
         if skipped:
             print(f"skipped {skipped} non-finite update(s); see 'skipped' in metrics.jsonl")
 
-    def recover(self, geometry: str) -> None:
-        """After divergence: restore a checkpoint with a smaller learning rate, or stop."""
-        failed_step = self.step - 1
+    def recover(self, geometry: str, failed_step: int) -> None:
+        """After divergence at ``failed_step`` (on ``geometry``, one name or several):
+        restore a checkpoint with a smaller learning rate, or stop."""
         step = self.divergence.choose_checkpoint(list(self.checkpoints.all_steps()))
         if step is None:
             raise RunDiverged(

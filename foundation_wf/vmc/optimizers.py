@@ -1,6 +1,7 @@
 """Optimizers behind one interface: KFAC (kfac-jax, default) and Adam/RMSProp/SGD (optax).
 
-    opt = make_optimizer(config, loss)          # loss(params, batch) -> (energy, aux)
+    opt = make_optimizer(config, loss)          # loss(params, batch) -> (energy, aux),
+                                                # batch as in vmc.loss.make_energy_loss
     state = opt.init(params, key, batch)
     params, state, energy, aux = opt.step(params, state, key, batch)
 """
@@ -84,7 +85,8 @@ class VMCOptimizer:
 
 
 def batch_size(batch: dict) -> int:
-    return batch["electrons"].shape[0]
+    """Walkers in a batch of G stacked geometries (electrons [G, B, N, 3]): G * B."""
+    return batch["electrons"].shape[0] * batch["electrons"].shape[1]
 
 
 def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
@@ -100,6 +102,7 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
         inverse_update_period=config.inverse_update_period,
         min_damping=1e-8,
         num_burnin_steps=0,
+        curvature_update_period=1,
         estimation_mode=config.curvature_estimation,
         batch_size_extractor=batch_size,
         multi_device=False,
@@ -111,7 +114,11 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
     )
 
     def step(params, state, key, batch):
-        params, state, stats = optimizer.step(params, state, key, batch=batch)
+        # kfac-jax reads the step counter on the host unless given; it uses it only for the
+        # burn-in (off) and the curvature-update period (1), so any positive value is exact,
+        # and a constant lets the step be traced inside the fused training step.
+        params, state, stats = optimizer.step(params, state, key, batch=batch,
+                                              global_step_int=1)
         return params, state, stats["loss"], stats["aux"]
 
     return VMCOptimizer(init=optimizer.init, step=step, kfac=optimizer)
