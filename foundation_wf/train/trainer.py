@@ -184,14 +184,13 @@ class Trainer:
             self._stacked_geometries[indices] = stack([self.states[i].geometry for i in indices])
         return self._stacked_geometries[indices]
 
-    def _batch(self, indices: tuple[int, ...]) -> dict:
-        """The loss's batch for geometries ``indices`` (local energies at the current
-        parameters)."""
-        geometry = self._stacked_geometry(indices)
+    def _template_batch(self, indices: tuple[int, ...]) -> dict:
+        """A loss batch of geometries ``indices`` with the right structure and shapes, for
+        the optimizer's init, which reads only those (its state is the same with the real
+        local energies; zeros spare a Laplacian and its compilation at start-up)."""
         electrons = jnp.stack([self.states[i].walkers.electrons for i in indices])
-        local = jax.vmap(self._local_energy, in_axes=(None, 0, 0))(self.params, geometry,
-                                                                  electrons)
-        return {"electrons": electrons, "geometry": geometry, "local_energies": local}
+        return {"electrons": electrons, "geometry": self._stacked_geometry(indices),
+                "local_energies": jnp.zeros(electrons.shape[:2], electrons.dtype)}
 
     # ----- phases ------------------------------------------------------------------------
     def pretrain_hf(self) -> None:
@@ -255,7 +254,7 @@ class Trainer:
     def _init_optimizer(self) -> None:
         self._build_optimizer()
         self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
-                                             self._batch((0,)))
+                                             self._template_batch((0,)))
         self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
                                                         self.sharding)
 
