@@ -148,3 +148,47 @@ def test_paired_runs_differ_only_where_a_scratch_run_must(tmp_path):
     (tmp_path / "finetune" / "origin.json").write_text('"/runs/old@1200"')
     with pytest.raises(ValueError, match="was started from '/runs/old@1200'"):
         train(finetune, None, "/runs/new@1200")
+
+
+def test_exported_model_is_used_by_name(pretrained_run, tmp_path, monkeypatch, capsys):
+    from foundation_wf.train import shipped
+
+    monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path / "models")
+    assert main(["model", "export", str(pretrained_run), "chains", "--description",
+                 "tiny test model"]) == 0
+    folder = tmp_path / "models" / "chains"
+    step_folder = folder / "checkpoints" / "4"
+    assert (step_folder / "params").is_dir() and not (step_folder / "state").exists()
+    card = shipped.shipped_cards()[0]
+    assert (card.name, card.step, card.walker_steps, card.compounds, card.preset) == (
+        "chains", 4, 4 * 64, ["H2", "H4"], "tiny")
+    capsys.readouterr()
+    assert main(["model", "list"]) == 0
+    assert "chains: tiny test model" in capsys.readouterr().out
+    by_name, from_run = load_pretrained("chains"), load_pretrained(pretrained_run)
+    assert by_name.step == 4 and by_name.meta == from_run.meta
+    for a, b in zip(jax.tree_util.tree_leaves(by_name.params),
+                    jax.tree_util.tree_leaves(from_run.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert main(["model", "export", str(pretrained_run), "chains", "--description", "x"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_checkpoint_of_another_format_version_is_refused(pretrained_run, tmp_path):
+    pretrained = load_pretrained(pretrained_run)
+    old = dict(pretrained.meta, format_version=0)
+    checkpoint.save_params(checkpoint.folder_manager(tmp_path / "old"), 4, pretrained.params, old)
+    with pytest.raises(checkpoint.CheckpointMismatch, match="format version 0, this version"):
+        load_pretrained(tmp_path / "old")
+
+
+def test_api_energy_of_a_geometry_given_by_coordinates(pretrained_run):
+    from foundation_wf import api
+
+    model = api.load_model(pretrained_run)
+    result = api.energy(model, ["H", "H"], [[0, 0, 0], [0, 0, 1.4]], walkers=64, burn_in=10,
+                        sweeps=10)
+    exact = -1.17447571422  # H2 at R = 1.4 bohr (datasets/reference)
+    assert result.energy >= exact - 3 * result.error and 0 < result.error < 0.05
+    assert abs(result.energy - result.hf_energy) < 1.0 and result.finetune_steps == 0
+    assert result.energy_per_atom == pytest.approx(result.energy / 2)

@@ -17,7 +17,8 @@ def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
     """Required --checkpoint (and optional --step): the pretrained weights a command starts
     from."""
     parser.add_argument("--checkpoint", required=True,
-                        help="run folder or checkpoints folder of a pretraining run "
-                             "(its latest checkpoint is used unless --step is given)")
+                        help="run folder or checkpoints folder of a pretraining run, or the "
+                             "name of a shipped model (see 'fwf model list'); its latest "
+                             "checkpoint is used unless --step is given")
     parser.add_argument("--step", type=int, default=None,
                         help="use the checkpoint of this optimizer step instead of the latest")

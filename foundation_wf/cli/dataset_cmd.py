@@ -90,8 +90,9 @@ def run_make(args: argparse.Namespace) -> int:
                 records, generators.reference_records(args.reference))
         card = (f"# Hydrogen chains\n\nLinear H_n chains along z, n in {args.n_atoms}, "
                 f"spacings (bohr) {[round(s, 4) for s in args.spacings]}. Neutral, "
-                "lowest spin. Scan coordinate: the H-H spacing in bohr. Reference energies "
-                f"where available from {args.reference or 'nowhere'}.\n")
+                "lowest spin. Scan coordinate: the H-H spacing in bohr."
+                + (f" Reference energies where available from {args.reference}."
+                   if args.reference else " No reference energies.") + "\n")
     elif args.kind == "diatomic":
         records = generators.diatomic_scan(*args.symbols, args.distances)
         card = (f"# {''.join(args.symbols)} bond scan\n\nNeutral {'-'.join(args.symbols)} "

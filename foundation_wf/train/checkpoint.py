@@ -21,6 +21,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 CHECKPOINT_DIR = "checkpoints"
+# Version of what a checkpoint holds and how (items, meta fields); raise it when that changes.
+FORMAT_VERSION = 1
 UNREADABLE_DIR = "unreadable_checkpoints"
 # Meta fields that must match between a checkpoint and the run that loads it.
 COMPATIBILITY_FIELDS = ("descriptors.basis", "descriptors.elements",
@@ -63,6 +65,14 @@ def save(mngr: ocp.CheckpointManager, step: int, params, state: dict[str, Any],
     mngr.wait_until_finished()
 
 
+def save_params(mngr: ocp.CheckpointManager, step: int, params, meta: dict) -> None:
+    """A checkpoint of the parameters and meta only (what evaluation and fine-tuning read;
+    used for shipped models)."""
+    mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(params),
+                                            meta=ocp.args.JsonSave(meta)), force=True)
+    mngr.wait_until_finished()
+
+
 def restore(mngr: ocp.CheckpointManager, targets: dict[str, Any],
             step: int | None = None) -> dict[str, Any]:
     """Restore the items named in ``targets`` (shaped like their targets, placed on this
@@ -99,6 +109,15 @@ def restore_newest_readable(mngr: ocp.CheckpointManager, targets: dict[str, Any]
 def read_meta(mngr: ocp.CheckpointManager, step: int | None = None) -> dict:
     step = mngr.latest_step() if step is None else step
     return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+
+def check_format(meta: dict, path: str | pathlib.Path) -> None:
+    """Refuse a checkpoint written in another format version, naming both versions."""
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointMismatch(
+            f"checkpoint {str(path)!r} has format version {version}, this version of "
+            f"foundation_wf reads version {FORMAT_VERSION}; retrain it with this version")
 
 
 def _lookup(meta: dict, dotted: str) -> Any:

@@ -14,6 +14,7 @@ from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.train import checkpoint
 from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.shipped import resolve_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +69,9 @@ def _read_checkpoint(mngr, step: int, read: Callable[[], Any]) -> Any:
 
 
 def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretrained:
-    """The checkpoint at ``step`` (default: the latest) of a run folder (or of a
-    checkpoints/ folder)."""
+    """The checkpoint at ``step`` (default: the latest) of a run folder, a checkpoints/
+    folder or a shipped model (by name, see ``train.shipped``)."""
+    path = resolve_checkpoint(path)
     mngr = checkpoint.folder_manager(checkpoint.find_checkpoint_folder(path))
     if step is None:
         step = mngr.latest_step()
@@ -77,6 +79,7 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
         raise FileNotFoundError(f"{str(path)!r} has no checkpoint at step {step} "
                                 f"(it has {sorted(mngr.all_steps())})")
     meta = _read_checkpoint(mngr, step, lambda: checkpoint.read_meta(mngr, step))
+    checkpoint.check_format(meta, path)
     if meta["config"]["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
     settings = DescriptorSettings.from_dict(meta["descriptors"])

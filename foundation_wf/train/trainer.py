@@ -111,6 +111,7 @@ class Trainer:
     def meta(self) -> dict:
         """What a checkpoint records about the run (see checkpoint.COMPATIBILITY_FIELDS)."""
         return {
+            "format_version": checkpoint.FORMAT_VERSION,
             "config": config_to_dict(self.config),
             "dataset_fingerprint": self.fingerprint,
             "descriptors": self.settings.to_dict(),
@@ -125,6 +126,7 @@ class Trainer:
             return
         _, items = checkpoint.restore_newest_readable(self.checkpoints, {}, report=warn)
         saved = items["meta"]
+        checkpoint.check_format(saved, self.output)
         checkpoint.check_compatible(saved, self.meta())
         if saved["dataset_fingerprint"] != self.fingerprint:
             raise checkpoint.CheckpointMismatch(
