@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -22,9 +23,19 @@ def pretrained_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrained")
     config = build(RunConfig, dict(TINY_RUN, dataset="hydrogen_chains", output=str(folder),
                                    geometries=["H2_d1.600", "H4_d2.000"], steps=4,
-                                   pretrain={"steps": 5}))
+                                   pretrain={"steps": 5}, log_every=2))
     Trainer(config).run()
     return folder
+
+
+def test_metrics_log_every_compound_when_log_every_shares_the_schedulers_cycle(
+        pretrained_run):
+    """The fair scheduler alternates H2, H4; with log_every 2 a step-number cadence would
+    log H2 only. Each geometry logs its own 1st, 3rd, ... step, and the run's last."""
+    rows = [json.loads(line) for line in open(pretrained_run / "metrics.jsonl")]
+    logged = [(r["step"], r["geometry"], r["geometry_steps"]) for r in rows
+              if r["phase"] == "vmc"]
+    assert logged == [(0, "H2_d1.600", 1), (1, "H4_d2.000", 1), (3, "H4_d2.000", 2)]
 
 
 def test_zero_shot_evaluation_writes_table_and_pes(pretrained_run, tmp_path, capsys):

@@ -310,13 +310,15 @@ class Trainer:
             self._open_metrics(append=True, wall_time=wall_time)
 
     # ----- optimization ------------------------------------------------------------------
-    def _optimizer_step(self) -> tuple[int, tuple[int, ...], jax.Array]:
+    def _optimizer_step(self) -> tuple[int, tuple[int, ...], tuple[int, ...], jax.Array]:
         """Dispatch one optimizer step on the geometries the scheduler picks; (step, their
-        indices, metrics on the device). Nothing is fetched: see ``_fetch_rows``."""
+        indices, how many steps each has now had, metrics on the device). Nothing is
+        fetched: see ``_fetch_rows``."""
         indices = tuple(self.scheduler.pick_group(
             self.step, self.config.scheduler.geometries_per_step))
         for index in indices:
             self.scheduler.record(index, self.step)
+        counts = tuple(int(self.scheduler.steps[index]) for index in indices)
         walkers = stack([self.states[i].walkers for i in indices])
         self.params, self.opt_state, walkers, metrics = self._train_step(
             self.params, self.opt_state, walkers, self._stacked_geometry(indices),
@@ -324,24 +326,24 @@ class Trainer:
         for position, index in enumerate(indices):
             self.states[index].walkers = jax.tree_util.tree_map(lambda a: a[position], walkers)
         self.step += 1
-        return self.step - 1, indices, metrics
+        return self.step - 1, indices, counts, metrics
 
-    def _fetch_rows(self, pending: list[tuple[int, tuple[int, ...], jax.Array]]
+    def _fetch_rows(self, pending: list[tuple[int, tuple[int, ...], tuple[int, ...], jax.Array]]
                     ) -> list[list[dict]]:
         """The metrics rows (one per geometry) of each dispatched step, fetched in one
         transfer; their local-energy spreads go to the scheduler."""
-        values = jax.device_get([metrics for _, _, metrics in pending])
+        values = jax.device_get([metrics for *_, metrics in pending])
         steps = []
-        for (step, indices, _), matrix in zip(pending, values):
+        for (step, indices, counts, _), matrix in zip(pending, values):
             rows = []
-            for index, vector in zip(indices, matrix):
+            for index, count, vector in zip(indices, counts, matrix):
                 metrics = dict(zip(compiled.STEP_METRICS, (float(v) for v in vector)))
                 self.scheduler.observe(index, math.sqrt(metrics["variance"])
                                        if not metrics["skipped"] else math.nan)
                 state = self.states[index]
                 rows.append({
                     "phase": "vmc", "step": step, "geometry": state.name,
-                    "compound": state.record.compound,
+                    "compound": state.record.compound, "geometry_steps": count,
                     **{key: (value if math.isfinite(value) else None)
                        for key, value in metrics.items() if key in ("energy", "variance")},
                     "acceptance": metrics["acceptance"], "step_size": metrics["step_size"],
@@ -349,6 +351,14 @@ class Trainer:
                     "nonfinite_walkers": int(metrics["nonfinite_walkers"])})
             steps.append(rows)
         return steps
+
+    def _logged(self, row: dict) -> bool:
+        """Whether a step's row goes to the metrics files: every ``log_every``-th step of
+        each geometry (counted per geometry, so that no compound is missed when the
+        scheduler's cycle and ``log_every`` share a factor), its first, the run's last
+        step and every skipped step."""
+        return ((row["geometry_steps"] - 1) % self.config.log_every == 0
+                or row["step"] == self.config.steps - 1 or row["skipped"])
 
     def _fetch_every(self) -> int:
         """Steps dispatched between metric fetches: ``log_every``, or 1 for the spread
@@ -380,7 +390,7 @@ class Trainer:
                     skipped += failed
                     for row in rows:
                         bar(row)
-                        if step % cfg.log_every == 0 or step == cfg.steps - 1 or failed:
+                        if self._logged(row):
                             self._emit(row)
                     if self.divergence.observe(skipped=failed):
                         self.recover(", ".join(row["geometry"] for row in rows), step)
