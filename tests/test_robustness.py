@@ -24,7 +24,7 @@ from foundation_wf.hf import DescriptorCache, DescriptorSettings, geometry_hf
 from foundation_wf.systems import Molecule, MoleculeError
 from foundation_wf.train.config import RunConfig, build
 from foundation_wf.train.divergence import DivergenceConfig, DivergenceMonitor
-from foundation_wf.train.run_folder import RunFolderLock
+from foundation_wf.train.run_folder import RunFolderLock, settings_differences
 from foundation_wf.vmc.stats import reblock
 
 H2_RUN = dict(TINY_RUN, dataset="reference", geometries=["H2_R1.4"])
@@ -186,3 +186,13 @@ def test_each_recovery_of_an_incident_goes_one_checkpoint_further_back():
     monitor.recovered(monitor.choose_checkpoint(steps))
     monitor.checkpoint_saved(300)  # progress after the recovery ends the incident
     assert monitor.choose_checkpoint([*steps, 300]) == 300
+
+
+def test_resume_accepts_a_setting_added_since_at_its_default_value():
+    saved = {"steps": 10, "optim": {"learning_rate": 0.02}}
+    defaults = {"steps": 1000, "optim": {"learning_rate": 0.05, "warmup_steps": 0}}
+    same = {"steps": 20, "optim": {"learning_rate": 0.02, "warmup_steps": 0}}
+    assert settings_differences(saved, same, defaults) == ([], ["steps: 10 -> 20"])
+    changed = {"steps": 10, "optim": {"learning_rate": 0.02, "warmup_steps": 50}}
+    assert settings_differences(saved, changed, defaults) == (
+        ["optim.warmup_steps: 0 -> 50"], [])

@@ -17,6 +17,7 @@ from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import load_geometries
 from foundation_wf.train import compiled
+from foundation_wf.train.config import use_precision
 from foundation_wf.train.loggers import progress
 from foundation_wf.train.pretrained import load_pretrained
 from foundation_wf.train.state import build_states, select_records
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     trained = pretrained.meta["config"]
     names = [args.geometry] if args.geometry else (trained["geometries"] or None)
     records = select_records(load_geometries(args.dataset or trained["dataset"]), names)
-    dtype = np.float64 if pretrained.precision == "float64" else np.float32
+    dtype = use_precision(pretrained.precision)
     state = build_states(records[:1], pretrained.settings, dtype)[0]
     ansatz = make_ansatz(pretrained.preset, pretrained.settings)
     functions = compiled.run_functions(

@@ -12,8 +12,11 @@ import types
 import typing
 from typing import Any, Sequence
 
+import jax
+import numpy as np
 import yaml
 
+from foundation_wf.hf.settings import DescriptorSettings
 from foundation_wf.train.config_checks import (
     ConfigError, require_at_least, require_between_0_and_1, require_positive,
 )
@@ -24,14 +27,17 @@ from foundation_wf.vmc.optimizers import OptimizerConfig
 
 # Fewest evaluation sweeps that give a standard error (reblocking needs a few points).
 MIN_EVALUATION_STEPS = 4
+PRECISIONS = ("float32", "float64")
 
 
-@dataclasses.dataclass(frozen=True)
-class DescriptorConfig:
-    """basis: PySCF basis; elements: the model's element set."""
-
-    basis: str = "sto-6g"
-    elements: tuple[str, ...] = ("H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne")
+def use_precision(precision: str) -> np.dtype:
+    """The floating-point dtype of a ``precision`` setting (float32 or float64); float64
+    first switches JAX to 64-bit (process-wide, as JAX requires)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+    return np.dtype(precision)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +134,10 @@ class RunConfig:
       clip_scale: local-energy clipping half-width in mean absolute deviations.
       laplacian: forward (folx) or loop.
       local_energy_chunk: walkers per chunk in the local energy (0 = all at once).
-      log_every: steps between metric lines.
+      log_every: steps between metric lines (per geometry: each logs every log_every-th
+        of its own steps).
+      descriptors: basis, element set, localization and orbital signs of the HF
+        descriptors (``hf.settings.DescriptorSettings``).
     """
 
     dataset: str
@@ -143,7 +152,7 @@ class RunConfig:
     laplacian: str = "forward"
     local_energy_chunk: int = 32
     log_every: int = 10
-    descriptors: DescriptorConfig = DescriptorConfig()
+    descriptors: DescriptorSettings = DescriptorSettings()
     mcmc: MCMCConfig = MCMCConfig()
     pretrain: PretrainConfig = PretrainConfig()
     optim: OptimizerConfig = OptimizerConfig()
@@ -153,8 +162,8 @@ class RunConfig:
     divergence: DivergenceConfig = DivergenceConfig()
 
     def __post_init__(self):
-        if self.precision not in ("float32", "float64"):
-            raise ConfigError(f"precision must be float32 or float64, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.laplacian not in LAPLACIANS:
             raise ConfigError(f"laplacian must be one of {LAPLACIANS}, got {self.laplacian!r}")
         if not 0 <= self.seed < 2**63:

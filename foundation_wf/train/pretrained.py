@@ -13,7 +13,7 @@ from foundation_wf.ansatz.model import Ansatz
 from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.train import checkpoint
-from foundation_wf.train.config import RunConfig, build
+from foundation_wf.train.config import RunConfig, build, use_precision
 from foundation_wf.train.shipped import resolve_checkpoint
 
 
@@ -80,12 +80,10 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
                                 f"(it has {sorted(mngr.all_steps())})")
     meta = _read_checkpoint(mngr, step, lambda: checkpoint.read_meta(mngr, step))
     checkpoint.check_format(meta, path)
-    if meta["config"]["precision"] == "float64":
-        jax.config.update("jax_enable_x64", True)
+    dtype = use_precision(meta["config"]["precision"])
     settings = DescriptorSettings.from_dict(meta["descriptors"])
     ansatz = Ansatz(saved_model_config(meta, path), settings)
     probe = hydrogen_chain(2, 1.4)  # parameter shapes do not depend on the molecule
-    dtype = "float64" if meta["config"]["precision"] == "float64" else "float32"
     geometry = geometry_input(probe, geometry_hf(probe, settings), settings, dtype)
     abstract = jax.eval_shape(ansatz.init, jax.random.PRNGKey(0), geometry)
     params = _read_checkpoint(
@@ -96,8 +94,7 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
 def inherit(recipe: dict, pretrained: Pretrained) -> dict:
     """The recipe with model, precision and descriptor settings taken from the checkpoint; a
     recipe that sets one of them differently is refused, naming the field."""
-    descriptors = {"basis": pretrained.settings.basis,
-                   "elements": list(pretrained.settings.elements)}
+    descriptors = pretrained.settings.to_dict()
     wanted = {"model": pretrained.preset, "precision": pretrained.precision,
               **{f"descriptors.{k}": v for k, v in descriptors.items()}}
     given = {"model": recipe.get("model"), "precision": recipe.get("precision"),

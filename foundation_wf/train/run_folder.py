@@ -67,22 +67,26 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def settings_differences(saved: dict, wanted: dict,
+def settings_differences(saved: dict, wanted: dict, defaults: dict | None = None,
                          allowed: Iterable[str] = RESUMABLE_CHANGES) -> tuple[list[str], list[str]]:
-    """(refused, allowed) differences between two config dicts, as "key: old -> new"."""
-    saved, wanted = _flatten(saved), _flatten(wanted)
+    """(refused, allowed) differences between two config dicts, as "key: old -> new". A
+    setting the saved config lacks (added to foundation_wf since) had, in effect, its
+    value in ``defaults``."""
+    saved, wanted, defaults = _flatten(saved), _flatten(wanted), _flatten(defaults or {})
     refused, accepted = [], []
     for key in sorted(set(saved) | set(wanted)):
-        old, new = saved.get(key), wanted.get(key)
+        old, new = saved.get(key, defaults.get(key)), wanted.get(key)
         if old != new:
             (accepted if key in allowed else refused).append(f"{key}: {old!r} -> {new!r}")
     return refused, accepted
 
 
-def check_resume_settings(folder: pathlib.Path, saved: dict, wanted: dict) -> list[str]:
+def check_resume_settings(folder: pathlib.Path, saved: dict, wanted: dict,
+                          defaults: dict | None = None) -> list[str]:
     """Refuse to resume with settings that change the trajectory; returns the allowed
-    changes (e.g. more steps) for the caller to report."""
-    refused, accepted = settings_differences(saved, wanted)
+    changes (e.g. more steps) for the caller to report. ``defaults``: see
+    ``settings_differences``."""
+    refused, accepted = settings_differences(saved, wanted, defaults)
     if refused:
         raise RunFolderError(
             f"run folder {str(folder)!r} was started with other settings ({'; '.join(refused)}); "

@@ -29,10 +29,9 @@ import yaml
 from foundation_wf import jsonfile
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.hf import DescriptorSettings
 from foundation_wf.train import checkpoint, compiled, devices
 from foundation_wf.train import run_folder
-from foundation_wf.train.config import RunConfig, config_to_dict
+from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
 from foundation_wf.train.divergence import DivergenceMonitor, RunDiverged
 from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
 from foundation_wf.train.plots import (plot_energy_per_atom, plot_energy_vs_step, plot_pes,
@@ -60,11 +59,8 @@ class Trainer:
         a random initialization; ignored when the run folder already has checkpoints."""
         self.config = config
         self.initial_params = initial_params
-        if config.precision == "float64":
-            jax.config.update("jax_enable_x64", True)
-        self.dtype = jnp.float64 if config.precision == "float64" else jnp.float32
-        self.settings = DescriptorSettings(basis=config.descriptors.basis,
-                                           elements=config.descriptors.elements)
+        self.dtype = use_precision(config.precision)
+        self.settings = config.descriptors
         records = select_records(load_geometries(config.dataset), config.geometries)
         for record in records:  # bad input fails here, before any computation
             record.molecule.check_elements(self.settings.elements)
@@ -132,8 +128,9 @@ class Trainer:
             raise checkpoint.CheckpointMismatch(
                 f"run folder {str(self.output)!r} holds checkpoints of another dataset "
                 "(fingerprint differs); use a new output folder")
+        defaults = config_to_dict(RunConfig(dataset=self.config.dataset))
         changes = run_folder.check_resume_settings(self.output, saved["config"],
-                                                   config_to_dict(self.config))
+                                                   config_to_dict(self.config), defaults)
         if changes:
             print(f"resuming with changed settings: {'; '.join(changes)}")
 
@@ -448,6 +445,8 @@ class Trainer:
     # ----- the whole run -----------------------------------------------------------------
     def prepare(self) -> None:
         """Resume from the last checkpoint, or pretrain on HF, burn in and save step 0."""
+        if self.is_main:
+            print(f"devices: {devices.describe()} (walkers sharded over them)")
         if self.checkpoints.latest_step() is not None:
             self.restore_checkpoint()
             print(f"resuming {self.output} from step {self.step}")
