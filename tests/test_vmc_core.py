@@ -143,3 +143,15 @@ def test_stacked_geometries_give_the_mean_of_their_energies_and_gradients():
     assert float(both) == pytest.approx((float(one) + float(two)) / 2, rel=1e-12)
     for g, a, b in zip(*(jax.tree_util.tree_leaves(t) for t in (grad_both, grad_one, grad_two))):
         np.testing.assert_allclose(g, (a + b) / 2, rtol=1e-9, atol=1e-9)
+
+
+def test_learning_rate_warmup_then_hyperbolic_decay():
+    from foundation_wf.vmc.optimizers import OptimizerConfig
+
+    schedule = OptimizerConfig(learning_rate=0.1, decay_time=100.0, warmup_steps=10).schedule()
+    plain = OptimizerConfig(learning_rate=0.1, decay_time=100.0).schedule()
+    for t, factor in [(0, 0.1), (4, 0.5), (9, 1.0), (50, 1.0)]:
+        np.testing.assert_allclose(float(schedule(t)), factor * 0.1 / (1 + t / 100), rtol=1e-12)
+        np.testing.assert_allclose(float(plain(t)), 0.1 / (1 + t / 100), rtol=1e-12)
+    with pytest.raises(ValueError, match="warmup_steps >= 0"):
+        OptimizerConfig(warmup_steps=-1)

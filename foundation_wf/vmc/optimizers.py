@@ -31,6 +31,9 @@ class OptimizerConfig:
       learning_rate: initial learning rate lr0; lr(t) = lr0 / (1 + (t + offset) / decay_time).
       decay_time: steps over which the learning rate halves (hyperbolic decay).
       schedule_offset: added to the step in the schedule (fine-tuning starts further along).
+      warmup_steps: the learning rate rises linearly from lr(0)/warmup_steps to lr over the
+        first warmup_steps steps (0: no warm-up), while KFAC's curvature estimate fills up
+        (a fresh KFAC state at the full rate can undo a good starting point).
       damping: KFAC damping (Tikhonov), fixed.
       norm_constraint: KFAC bound on the squared step norm in the Fisher metric.
       curvature_ema: KFAC moving-average decay of the curvature factors.
@@ -45,6 +48,7 @@ class OptimizerConfig:
     learning_rate: float = 0.05
     decay_time: float = 1000.0
     schedule_offset: int = 0
+    warmup_steps: int = 0
     damping: float = 1e-3
     norm_constraint: float = 1e-3
     curvature_ema: float = 0.95
@@ -65,12 +69,19 @@ class OptimizerConfig:
         if not 0 <= self.curvature_ema < 1 or not 0 <= self.momentum < 1:
             raise ValueError("curvature_ema and momentum must be in [0, 1), got "
                              f"{self.curvature_ema} and {self.momentum}")
-        if self.inverse_update_period < 1 or self.schedule_offset < 0:
-            raise ValueError("inverse_update_period must be >= 1 and schedule_offset >= 0, got "
-                             f"{self.inverse_update_period} and {self.schedule_offset}")
+        if self.inverse_update_period < 1 or self.schedule_offset < 0 or self.warmup_steps < 0:
+            raise ValueError("inverse_update_period must be >= 1, schedule_offset and "
+                             f"warmup_steps >= 0, got {self.inverse_update_period}, "
+                             f"{self.schedule_offset} and {self.warmup_steps}")
 
     def schedule(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
-        return lambda t: self.learning_rate / (1.0 + (t + self.schedule_offset) / self.decay_time)
+        """lr(t) = lr0 / (1 + (t + offset) / decay_time), times min(1, (t + 1) / warmup)."""
+        def learning_rate(t):
+            decayed = self.learning_rate / (1.0 + (t + self.schedule_offset) / self.decay_time)
+            if self.warmup_steps == 0:
+                return decayed
+            return decayed * jnp.minimum(1.0, (t + 1.0) / self.warmup_steps)
+        return learning_rate
 
 
 @dataclasses.dataclass
