@@ -180,9 +180,10 @@ def test_two_devices_match_one_and_restore_on_one(tmp_path):
     two = fwf("pretrain", str(recipe), f"output={tmp_path / 'two'}",
               env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     one = fwf("pretrain", str(recipe), f"output={tmp_path / 'one'}")
-    for process in (two, one):
+    for process, count in ((two, 2), (one, 1)):
         output, _ = process.communicate(timeout=400)
         assert process.returncode == 0, output
+        assert f"devices: {count} x cpu" in output
     results = {name: json.loads((tmp_path / name / "results.json").read_text())[0]
                for name in ("one", "two")}
     difference = abs(results["one"]["energy"] - results["two"]["energy"])

@@ -118,3 +118,13 @@ def test_a_diverging_run_stops_with_one_line_naming_step_and_geometry(tmp_path, 
     assert [r["learning_rate_scale"] for r in rows if r["phase"] == "recovery"] == [0.5]
     vmc_steps = [r["step"] for r in rows if r["phase"] == "vmc"]
     assert len(vmc_steps) == len(set(vmc_steps))  # each step once, the last attempt's
+
+
+def test_bench_times_the_training_loop_and_reports_cpu_use(capsys):
+    assert main(["bench", "--dataset", "reference", "--geometry", "H2_R1.4", "--preset",
+                 "tiny", "--walkers", "32", "--steps", "3", "--precision", "float64"]) == 0
+    out = capsys.readouterr().out
+    assert "system H2_R1.4 (2 electrons, 2 atoms)" in out
+    steps_line = next(line for line in out.splitlines() if line.startswith("kfac step"))
+    assert float(steps_line.split(": ")[1].split(" steps/s")[0]) > 0
+    assert "CPU" in steps_line and "forward Laplacian" in out and "loop Laplacian" in out

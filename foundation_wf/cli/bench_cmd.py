@@ -14,7 +14,6 @@ import jax
 
 from foundation_wf.ansatz import PRESETS
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
-from foundation_wf.train.state import stack
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
 
@@ -22,9 +21,11 @@ from foundation_wf.vmc.loss import make_batch_local_energy
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench", help="steps/s, walkers*steps/s and peak memory of the VMC step",
-        description="Benchmark one geometry: the full optimizer step (MCMC sweep + energy + "
-                    "optimizer update) and the local energy with the forward Laplacian and "
-                    "with the loop Laplacian. Compile time is reported separately.",
+        description="Benchmark one geometry: the optimizer step as pretraining runs it (MCMC "
+                    "sweep + local energies + optimizer update, in the training loop, after a "
+                    "warm-up step that compiles it) with the process's CPU use, and the local "
+                    "energy with the forward and with the loop Laplacian (compile time "
+                    "reported separately). With --recipe: a recipe's whole optimization loop.",
     )
     parser.add_argument("--dataset", default="reference")
     parser.add_argument("--geometry", default="LiH_R3.015", help="geometry name in the dataset")
@@ -74,12 +75,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_recipe(args: argparse.Namespace) -> int:
-    """Time the recipe's optimization loop (metrics, scheduler and all) after a warm-up."""
+def timed_optimization(config: RunConfig, steps: int) -> tuple[Trainer, float, float, int]:
+    """Run ``config``'s optimization loop as pretraining runs it (scheduler, metric fetches
+    and all) for ``steps`` optimizer steps, after one untimed warm-up step per compound (its
+    compilation); (trainer, seconds, CPU seconds, geometry-steps). Nothing is written outside
+    a temporary run folder."""
     with tempfile.TemporaryDirectory(prefix="fwf_bench_") as folder:
-        config = load_config(args.recipe, [*args.overrides, f"output={folder}",
-                                           "pretrain.steps=0", "evaluation.steps=0",
-                                           "checkpoint.every=1000000"])
+        config = dataclasses.replace(
+            config, output=folder, pretrain=dataclasses.replace(config.pretrain, steps=0),
+            evaluation=dataclasses.replace(config.evaluation, steps=0),
+            checkpoint=dataclasses.replace(config.checkpoint, every=10**9))
         trainer = Trainer(dataclasses.replace(config, steps=0))
         try:
             trainer.prepare()
@@ -88,12 +93,19 @@ def run_recipe(args: argparse.Namespace) -> int:
             trainer.optimize()  # compiles one step per compound
             geometry_steps = trainer.scheduler.steps.sum()
             start, cpu = time.perf_counter(), cpu_seconds()
-            trainer.config = dataclasses.replace(config, steps=warm_up + args.steps)
+            trainer.config = dataclasses.replace(config, steps=warm_up + steps)
             trainer.optimize()
             elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-            geometry_steps = trainer.scheduler.steps.sum() - geometry_steps
+            geometry_steps = int(trainer.scheduler.steps.sum() - geometry_steps)
         finally:
             trainer.close()
+    return trainer, elapsed, cpu, geometry_steps
+
+
+def run_recipe(args: argparse.Namespace) -> int:
+    """Time the recipe's optimization loop (metrics, scheduler and all) after a warm-up."""
+    config = load_config(args.recipe, args.overrides)
+    trainer, elapsed, cpu, geometry_steps = timed_optimization(config, args.steps)
     print(f"recipe {args.recipe}: {len(trainer.states)} geometries, {config.walkers} walkers "
           f"each, {config.scheduler.geometries_per_step} geometries per step, "
           f"{jax.devices()[0].platform}")
@@ -111,29 +123,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"settings {' '.join(args.overrides)} need --recipe")
     config = build(RunConfig, dict(
         dataset=args.dataset, geometries=[args.geometry], model=args.preset,
-        walkers=args.walkers, precision=args.precision, output="/tmp/fwf_bench",
-        steps=0, pretrain={"steps": 0}, mcmc={"burn_in": 5}, evaluation={"steps": 0},
-        optim={"name": args.optimizer},
+        walkers=args.walkers, precision=args.precision, steps=0, mcmc={"burn_in": 5},
+        optim={"name": args.optimizer}, log_every=max(args.steps, 1),
     ))
-    trainer = Trainer(config)
-    trainer.burn_in()
-    trainer._init_optimizer()
+    trainer, elapsed, cpu, _ = timed_optimization(config, args.steps)
+    per_step = elapsed / args.steps
     state = trainer.states[0]
-
-    def full_step():
-        trainer.params, trainer.opt_state, walkers, metrics = trainer._train_step(
-            trainer.params, trainer.opt_state, stack([state.walkers]),
-            trainer._stacked_geometry((0,)), jax.random.PRNGKey(2))
-        state.walkers = jax.tree_util.tree_map(lambda a: a[0], walkers)
-        return metrics
-
-    first, per_step = timed(full_step, args.steps)
     m = state.record.molecule
     print(f"system {args.geometry} ({m.n_electrons} electrons, {m.n_atoms} atoms), preset "
           f"{args.preset}, {args.walkers} walkers, {args.precision}, {jax.devices()[0].platform}")
     print(f"{args.optimizer} step (MCMC sweep of {config.mcmc.steps_per_update} moves + "
-          f"update): {1 / per_step:.2f} steps/s, {args.walkers / per_step:,.0f} "
-          f"walker-steps/s; first call incl. compile {first:.1f} s")
+          f"update, as in pretraining): {1 / per_step:.2f} steps/s, "
+          f"{args.walkers / per_step:,.0f} walker-steps/s; "
+          f"CPU {100 * cpu / elapsed:.0f}% (of {100 * os.cpu_count()}%)")
     for laplacian in ("forward", "loop"):
         energy_fn = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian,
                                                     config.local_energy_chunk))

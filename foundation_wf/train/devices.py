@@ -29,3 +29,8 @@ def replicate(tree, sharding: NamedSharding):
     the placement the training step's outputs have, so that its inputs always have the same
     one and the step compiles once per shape, not once more after its first call."""
     return jax.device_put(tree, NamedSharding(sharding.mesh, PartitionSpec()))
+
+
+def describe() -> str:
+    """The devices walkers are sharded over, e.g. "2 x cpu" (all hosts)."""
+    return f"{jax.device_count()} x {jax.devices()[0].platform}"
