@@ -8,7 +8,8 @@ import pathlib
 from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.train.config import MIN_EVALUATION_STEPS
 from foundation_wf.train.pretrained import load_pretrained, zero_shot_config
-from foundation_wf.train.trainer import Trainer, format_results
+from foundation_wf.train.results import format_table
+from foundation_wf.train.trainer import Trainer
 
 
 def add_parser(subparsers) -> None:
@@ -43,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config, initial_params=pretrained.params)
     trainer.zero_shot()
     print(f"zero-shot with {args.checkpoint} (step {pretrained.step})")
-    print(format_results(trainer.results_table))
+    print(format_table(trainer.results_table))
     print(f"results: {trainer.output}/results.csv, plot: {trainer.output}/pes.png")
     return 0

@@ -8,7 +8,8 @@ import argparse
 from foundation_wf.cli.arguments import add_checkpoint_argument, add_recipe_arguments
 from foundation_wf.train.config import RunConfig, build, load_recipe
 from foundation_wf.train.pretrained import inherit, load_pretrained
-from foundation_wf.train.trainer import Trainer, format_results
+from foundation_wf.train.results import format_table
+from foundation_wf.train.trainer import Trainer
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
     trainer.run()
     if trainer.is_main:
         print(f"fine-tuned from {args.checkpoint} (step {pretrained.step})")
-        print(format_results(trainer.results_table))
+        print(format_table(trainer.results_table))
         print(f"run folder: {trainer.output}")
     return 0

@@ -8,7 +8,8 @@ import argparse
 
 from foundation_wf.cli.arguments import add_recipe_arguments
 from foundation_wf.train.config import load_config
-from foundation_wf.train.trainer import Trainer, format_results
+from foundation_wf.train.results import format_table
+from foundation_wf.train.trainer import Trainer
 
 
 def add_parser(subparsers) -> None:
@@ -42,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config)
     trainer.run()
     if trainer.is_main:
-        print(format_results(trainer.results_table))
+        print(format_table(trainer.results_table))
         print(f"run folder: {trainer.output}")
     return 0

@@ -26,16 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from foundation_wf import jsonfile
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
 from foundation_wf.train import checkpoint, compiled, devices
+from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
 from foundation_wf.train.divergence import DivergenceMonitor, RunDiverged
 from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
-from foundation_wf.train.plots import (plot_energy_per_atom, plot_energy_vs_step, plot_pes,
-                                       write_csv)
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.state import build_states, select_records, stack
 from foundation_wf.vmc import mcmc
@@ -498,41 +496,8 @@ class Trainer:
                               f"see {self.output / 'metrics.jsonl'}")
 
     def write_results(self, results: dict[str, Stats]) -> None:
-        rows = []
-        for state, steps in zip(self.states, self.scheduler.steps):
-            stats = results.get(state.name)
-            ref = state.record.reference_energy
-            n_atoms = state.record.molecule.n_atoms
-            rows.append({
-                "geometry": state.name, "compound": state.record.compound,
-                "scan": state.record.scan, "n_atoms": n_atoms, "optimizer_steps": int(steps),
-                "hf_energy": state.hf.energy,
-                "energy": stats.mean if stats else None,
-                "error": stats.error if stats else None,
-                "energy_per_atom": stats.mean / n_atoms if stats else None,
-                "tau": stats.tau if stats else None,
-                "reference": ref,
-                "difference": (stats.mean - ref) if (stats and ref is not None) else None,
-            })
-        jsonfile.write(self.output / "results.json", rows)
-        write_csv(rows, self.output / "results.csv")
-        plot_pes(rows, self.output / "pes.png")
-        plot_energy_per_atom(rows, self.output / "per_atom.png")
-        plot_energy_vs_step(self.output / "metrics.jsonl",
-                            {s.name: s.record.reference_energy for s in self.states},
-                            self.output / "energy.png")
-        self.results_table = rows
-
-
-def format_results(rows: list[dict]) -> str:
-    """The results table as text (energies in Ha, differences in mHa)."""
-    lines = [f"{'geometry':<22} {'E_HF':>12} {'E_VMC':>12} {'error':>9} {'E_VMC/atom':>11} "
-             f"{'E_ref':>12} {'E-E_ref/mHa':>12}"]
-    for r in rows:
-        fmt = lambda v, w, p: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
-        diff = r["difference"] * 1e3 if r["difference"] is not None else None
-        lines.append(f"{r['geometry']:<22} {fmt(r['hf_energy'], 12, 6)} "
-                     f"{fmt(r['energy'], 12, 6)} {fmt(r['error'], 9, 6)} "
-                     f"{fmt(r['energy_per_atom'], 11, 6)} "
-                     f"{fmt(r['reference'], 12, 6)} {fmt(diff, 12, 2)}")
-    return "\n".join(lines)
+        self.results_table = results_file.rows(
+            [s.record for s in self.states], [s.hf.energy for s in self.states],
+            self.scheduler.steps, results)
+        results_file.write(self.output, self.results_table,
+                           {s.name: s.record.reference_energy for s in self.states})
