@@ -43,6 +43,8 @@ class ModelCard:
         walkers x geometries per step; wall_time_min: training wall time in minutes;
         machine: where it was trained.
       headline: headline results, e.g. {"hydrogen_chains_test zero-shot": "+3.1 mHa mean"}.
+      check: {"dataset": ..., "geometry": ...}: a geometry with a reference energy that the
+        test suite evaluates the model on (zero-shot, within its stated error).
     """
 
     name: str
@@ -58,6 +60,7 @@ class ModelCard:
     wall_time_min: float
     machine: str
     headline: dict[str, str]
+    check: dict[str, str]
 
 
 def model_folder(name: str) -> pathlib.Path:
@@ -93,7 +96,7 @@ def export(run: str | pathlib.Path, name: str, description: str,
            step: int | None = None) -> pathlib.Path:
     """Write models/<name>/ from a run folder's checkpoint ``step`` (default: the latest):
     parameters and meta only, plus card.json with the run's training figures (headline
-    results are added to card.json by hand after they are measured)."""
+    results and the check geometry are added to card.json by hand once measured)."""
     from foundation_wf.train.pretrained import load_pretrained
 
     if not name or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789_-" for c in name):
@@ -119,6 +122,6 @@ def export(run: str | pathlib.Path, name: str, description: str,
         walker_steps=int(pretrained.step * config["walkers"]
                          * config["scheduler"]["geometries_per_step"]),
         wall_time_min=round(float(np.max([r["wall_time"] for r in vmc] or [0.0])) / 60, 1),
-        machine=_machine(), headline={})
+        machine=_machine(), headline={}, check={})
     jsonfile.write(folder / CARD_FILE, dataclasses.asdict(card))
     return folder
