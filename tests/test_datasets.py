@@ -1,5 +1,7 @@
 """Geometry datasets: generators, JSON Lines through Hugging Face datasets, the CLI."""
 
+import dataclasses
+
 import datasets as hf_datasets
 import numpy as np
 import pytest
@@ -97,3 +99,25 @@ def test_diatomic_scan_cli(tmp_path, capsys):
     assert main(["dataset", "make", "diatomic", "Li", "H", "--distances", "0",
                  "--out", str(tmp_path / "bad")]) == 2
     assert "bond lengths must be positive, got 0.0" in capsys.readouterr().err
+
+
+def test_add_references_matches_exact_energies_within_its_uncertainty(tmp_path, capsys):
+    """CCSD(T)/CBS (DZ/TZ extrapolation, HF at QZ) against H2 (exact, Kolos-Wolniewicz
+    type) and LiH (explicitly correlated Gaussians), both in datasets/reference."""
+    exact = {r.name: r for r in load_geometries("reference")}
+    rows = [dataclasses.replace(exact[name], reference_energy=None, reference_uncertainty=None,
+                                reference_method=None, reference_source=None)
+            for name in ("H2_R1.4", "LiH_R3.015")]
+    save_geometries(rows, tmp_path / "in")
+    assert main(["dataset", "add-references", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "out"), "--cardinal", "3"]) == 0
+    assert "2 reference(s) computed" in capsys.readouterr().out
+    for row in load_geometries(tmp_path / "out"):
+        truth = exact[row.name].reference_energy
+        assert 0 < row.reference_uncertainty < 5e-3
+        assert abs(row.reference_energy - truth) < row.reference_uncertainty
+        assert "CCSD(T)" in row.reference_method and "Helgaker" in row.reference_source
+    # Rows that have a reference are left alone: a second pass computes nothing.
+    assert main(["dataset", "add-references", str(tmp_path / "out"), "--out",
+                 str(tmp_path / "out")]) == 0
+    assert "0 reference(s) computed" in capsys.readouterr().out
