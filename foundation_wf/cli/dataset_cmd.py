@@ -163,7 +163,8 @@ def run_add_references(args: argparse.Namespace) -> int:
             reference_uncertainty=estimate.uncertainty, reference_method=estimate.method,
             reference_source=estimate.source)
         save_geometries(records, args.out, card)
-        print(f"{record.name}: {estimate.energy:.6f} +- {estimate.uncertainty:.6f} Ha", flush=True)
+        print(f"{record.name}: {estimate.energy:.6f} +- {estimate.uncertainty:.6f} Ha",
+              flush=True)
     path = save_geometries(records, args.out, card)
     print(f"{len(todo)} reference(s) computed; wrote {path}")
     return 0
