@@ -93,7 +93,9 @@ def cbs_estimate(molecule: Molecule, cardinal: int = 4) -> ReferenceEstimate:
     corr_cbs = (high**3 * corr_high - low**3 * corr_low) / (high**3 - low**3)
     uncertainty = (abs(corr_cbs - corr_high) / 2 + abs(hf_top - hf_high)
                    + BEYOND_T_FRACTION * abs(triples))
-    bases = lambda x: "+".join(sorted(set(correlation_consistent_basis(molecule, x).values())))  # noqa: E731
+    def bases(cardinal: int) -> str:
+        return "+".join(sorted(set(correlation_consistent_basis(molecule, cardinal).values())))
+
     source = (f"foundation_wf.hf.reference with PySCF: HF/{bases(high + 1)} + CCSD(T) "
               f"correlation {bases(low)} and {bases(high)} extrapolated X^-3 (Helgaker et al., "
               "J. Chem. Phys. 106, 9639 (1997)); "
