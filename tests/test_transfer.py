@@ -15,6 +15,7 @@ from foundation_wf.cli.main import main
 from foundation_wf.train import checkpoint
 from foundation_wf.train.config import RunConfig, build
 from foundation_wf.train.pretrained import load_pretrained
+from foundation_wf.train.shipped import shipped_cards
 from foundation_wf.train.trainer import Trainer
 
 
@@ -203,3 +204,17 @@ def test_api_energy_of_a_geometry_given_by_coordinates(pretrained_run):
     assert result.energy >= exact - 3 * result.error and 0 < result.error < 0.05
     assert abs(result.energy - result.hf_energy) < 1.0 and result.finetune_steps == 0
     assert result.energy_per_atom == pytest.approx(result.energy / 2)
+
+
+@pytest.mark.parametrize("card", shipped_cards(), ids=lambda card: card.name)
+def test_shipped_model_is_accurate_zero_shot_on_its_check_geometry(card, tmp_path):
+    """Every model in models/ loads by name and evaluates a held-out geometry with a
+    reference: variational, far below HF, and within the error its card states."""
+    out = tmp_path / "check"
+    assert main(["evaluate", "--checkpoint", card.name, card.check["dataset"], "--geometries",
+                 card.check["geometry"], "--walkers", "128", "--burn-in", "30", "--steps", "40",
+                 "--output", str(out)]) == 0
+    row = json.loads((out / "results.json").read_text())[0]
+    assert row["energy"] >= row["reference"] - 3 * row["error"]
+    assert row["energy"] < row["hf_energy"] - 0.05
+    assert row["energy"] - row["reference"] < card.check["max_error_Ha"] + 3 * row["error"]

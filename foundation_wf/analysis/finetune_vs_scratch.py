@@ -31,6 +31,7 @@ from foundation_wf.train.config import (
 )
 from foundation_wf.train.plots import elapsed_seconds, read_metrics
 from foundation_wf.train.pretrained import Pretrained, inherit, load_pretrained
+from foundation_wf.train.shipped import resolve_checkpoint
 from foundation_wf.train.trainer import Trainer
 
 RUNS = ("finetune", "scratch")
@@ -160,7 +161,7 @@ def compare_finetune(recipe: dict, checkpoint: str, output: pathlib.Path,
     base = build(RunConfig, inherit(recipe, pretrained))
     budgets = check_budgets(budgets, base.steps)
     configs = paired_configs(base, output, budgets, scratch_pretrain_steps)
-    origin = f"{find_checkpoint_folder(checkpoint).resolve()}@{pretrained.step}"
+    origin = f"{find_checkpoint_folder(resolve_checkpoint(checkpoint)).resolve()}@{pretrained.step}"
     energies = []
     for name in RUNS:
         config = configs[name]

@@ -58,7 +58,8 @@ def add_parser(subparsers) -> None:
                         help="MCMC sweeps between the sample sets of two grid points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None,
-                        help="output folder (default: <checkpoint run folder>/landscape)")
+                        help="output folder (default: <checkpoint run folder>/landscape, or "
+                             "runs/landscape_<name> for a shipped model)")
     parser.set_defaults(run=run)
 
 
@@ -120,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
                           desc=f"Grid ({n_samples} samples)", unit="point")
         grids.append(landscape_grid(point_energy, params, d1, d2, coefficients,
                                     state.geometry, samples, points))
-    output = pathlib.Path(args.output or pathlib.Path(args.checkpoint) / "landscape")
+    run = pathlib.Path(args.checkpoint)  # a run folder, or a shipped model's name
+    output = pathlib.Path(args.output or (run / "landscape" if run.exists()
+                                          else pathlib.Path("runs") / f"landscape_{run}"))
     output.mkdir(parents=True, exist_ok=True)
     arrays = {"a": coefficients, "b": coefficients}
     for grid in grids:

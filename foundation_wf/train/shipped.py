@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import platform
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,9 @@ class ModelCard:
         walkers x geometries per step; wall_time_min: training wall time in minutes;
         machine: where it was trained.
       headline: headline results, e.g. {"hydrogen_chains_test zero-shot": "+3.1 mHa mean"}.
-      check: {"dataset": ..., "geometry": ...}: a geometry with a reference energy that the
-        test suite evaluates the model on (zero-shot, within its stated error).
+      check: {"dataset": ..., "geometry": ..., "max_error_Ha": ...}: a geometry with a
+        reference energy that the test suite evaluates the model on zero-shot; the energy
+        must lie within max_error_Ha (plus 3 standard errors) above the reference.
     """
 
     name: str
@@ -60,7 +62,7 @@ class ModelCard:
     wall_time_min: float
     machine: str
     headline: dict[str, str]
-    check: dict[str, str]
+    check: dict[str, Any]
 
 
 def model_folder(name: str) -> pathlib.Path:
