@@ -25,13 +25,12 @@ import pathlib
 from typing import Sequence
 
 from foundation_wf.analysis.reuse import reuse_or_compute
-from foundation_wf.train.checkpoint import CheckpointMismatch, find_checkpoint_folder
+from foundation_wf.train.checkpoint import CheckpointMismatch
 from foundation_wf.train.config import (
     CheckpointConfig, ConfigError, EvaluationConfig, RunConfig, build, config_to_dict,
 )
 from foundation_wf.train.plots import elapsed_seconds, read_metrics
 from foundation_wf.train.pretrained import Pretrained, inherit, load_pretrained
-from foundation_wf.train.shipped import resolve_checkpoint
 from foundation_wf.train.trainer import Trainer
 
 RUNS = ("finetune", "scratch")
@@ -161,7 +160,7 @@ def compare_finetune(recipe: dict, checkpoint: str, output: pathlib.Path,
     base = build(RunConfig, inherit(recipe, pretrained))
     budgets = check_budgets(budgets, base.steps)
     configs = paired_configs(base, output, budgets, scratch_pretrain_steps)
-    origin = f"{find_checkpoint_folder(resolve_checkpoint(checkpoint)).resolve()}@{pretrained.step}"
+    origin = f"{pretrained.folder.resolve()}@{pretrained.step}"
     energies = []
     for name in RUNS:
         config = configs[name]

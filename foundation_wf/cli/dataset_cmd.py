@@ -11,6 +11,7 @@ from foundation_wf.data import generators
 from foundation_wf.data.io import load_geometries, resolve_dataset, save_geometries
 from foundation_wf.hf.reference import cbs_estimate
 from foundation_wf.train.loggers import progress
+from foundation_wf.train.state import select_records
 from foundation_wf.systems import Molecule
 
 
@@ -145,10 +146,7 @@ def run_make(args: argparse.Namespace) -> int:
 def run_add_references(args: argparse.Namespace) -> int:
     source = resolve_dataset(args.dataset)
     records = load_geometries(source)
-    names = set(args.geometries or [r.name for r in records])
-    unknown = sorted(names - {r.name for r in records})
-    if unknown:
-        raise ValueError(f"geometry {unknown[0]!r} is not in {source}")
+    names = {r.name for r in select_records(records, args.geometries)}
     card_path = source.parent / "README.md"
     card = card_path.read_text() if card_path.is_file() else ""
     note = ("References computed by `fwf dataset add-references` (CCSD(T)/CBS, see each "

@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
                           desc=f"Grid ({n_samples} samples)", unit="point")
         grids.append(landscape_grid(point_energy, params, d1, d2, coefficients,
                                     state.geometry, samples, points))
-    run = pathlib.Path(args.checkpoint)  # a run folder, or a shipped model's name
-    output = pathlib.Path(args.output or (run / "landscape" if run.exists()
-                                          else pathlib.Path("runs") / f"landscape_{run}"))
+    source = pathlib.Path(args.checkpoint)  # a run folder, or a shipped model's name
+    output = pathlib.Path(args.output or (source / "landscape" if source.exists()
+                                          else pathlib.Path("runs") / f"landscape_{source}"))
     output.mkdir(parents=True, exist_ok=True)
     arrays = {"a": coefficients, "b": coefficients}
     for grid in grids:

@@ -93,6 +93,7 @@ def cbs_estimate(molecule: Molecule, cardinal: int = 4) -> ReferenceEstimate:
     corr_cbs = (high**3 * corr_high - low**3 * corr_low) / (high**3 - low**3)
     uncertainty = (abs(corr_cbs - corr_high) / 2 + abs(hf_top - hf_high)
                    + BEYOND_T_FRACTION * abs(triples))
+
     def bases(cardinal: int) -> str:
         return "+".join(sorted(set(correlation_consistent_basis(molecule, cardinal).values())))
 

@@ -25,11 +25,13 @@ class Pretrained:
       params: the parameter tree (float32 or float64 as saved).
       meta: the checkpoint's meta dict (config, descriptors, model, dataset fingerprint).
       step: the optimizer step of the checkpoint.
+      folder: the checkpoints folder it was read from.
     """
 
     params: dict
     meta: dict
     step: int
+    folder: pathlib.Path
 
     @property
     def settings(self) -> DescriptorSettings:
@@ -72,7 +74,8 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     """The checkpoint at ``step`` (default: the latest) of a run folder, a checkpoints/
     folder or a shipped model (by name, see ``train.shipped``)."""
     path = resolve_checkpoint(path)
-    mngr = checkpoint.folder_manager(checkpoint.find_checkpoint_folder(path))
+    folder = checkpoint.find_checkpoint_folder(path)
+    mngr = checkpoint.folder_manager(folder)
     if step is None:
         step = mngr.latest_step()
     elif step not in mngr.all_steps():
@@ -88,7 +91,7 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
     abstract = jax.eval_shape(ansatz.init, jax.random.PRNGKey(0), geometry)
     params = _read_checkpoint(
         mngr, step, lambda: checkpoint.restore(mngr, {"params": abstract}, step)["params"])
-    return Pretrained(params=params, meta=meta, step=step)
+    return Pretrained(params=params, meta=meta, step=step, folder=folder)
 
 
 def inherit(recipe: dict, pretrained: Pretrained) -> dict:

@@ -19,12 +19,11 @@ import pathlib
 import platform
 from typing import Any
 
-import numpy as np
-
 from foundation_wf import jsonfile
 from foundation_wf.ansatz import parameter_count
 from foundation_wf.data.io import load_geometries
 from foundation_wf.train import checkpoint
+from foundation_wf.train.plots import read_metrics
 from foundation_wf.train.state import select_records
 
 MODELS_DIR = pathlib.Path(__file__).resolve().parents[2] / "models"
@@ -111,9 +110,8 @@ def export(run: str | pathlib.Path, name: str, description: str,
     checkpoint.save_params(checkpoint.folder_manager(target, max_to_keep=1), pretrained.step,
                            pretrained.params, pretrained.meta)
     config = pretrained.meta["config"]
-    rows = [json.loads(line) for line in
-            (pathlib.Path(run) / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    vmc = [row for row in rows if row.get("phase") == "vmc" and row["step"] < pretrained.step]
+    vmc = [row for row in read_metrics(pathlib.Path(run) / "metrics.jsonl")
+           if row.get("phase") == "vmc" and row["step"] < pretrained.step]
     records = select_records(load_geometries(config["dataset"]), config["geometries"])
     compounds = sorted({r.compound for r in records}, key=lambda c: (len(c), c))
     card = ModelCard(
@@ -123,7 +121,7 @@ def export(run: str | pathlib.Path, name: str, description: str,
         walkers=config["walkers"],
         walker_steps=int(pretrained.step * config["walkers"]
                          * config["scheduler"]["geometries_per_step"]),
-        wall_time_min=round(float(np.max([r["wall_time"] for r in vmc] or [0.0])) / 60, 1),
+        wall_time_min=round(max((r["wall_time"] for r in vmc), default=0.0) / 60, 1),
         machine=_machine(), headline={}, check={})
     jsonfile.write(folder / CARD_FILE, dataclasses.asdict(card))
     return folder
