@@ -9,6 +9,7 @@ import yaml
 
 from conftest import TINY_RUN
 from foundation_wf.cli.main import main
+from foundation_wf.train import phases
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.optimizers import OptimizerConfig, make_optimizer
@@ -89,12 +90,13 @@ def test_sweep_refreshes_stale_log_psi_after_parameter_changes(h2_run):
     value would make Metropolis-Hastings reject every move)."""
     trainer = h2_run[0]
     state = trainer.states[0]
+    functions = phases.run_functions_for(trainer.ansatz, trainer.config)
     stale = state.walkers.replace(log_abs=state.walkers.log_abs + 1e6)
-    walkers = trainer._network_sweep(trainer.params, state.geometry, stale,
-                                     jax.random.PRNGKey(5))
+    walkers = functions.network_sweep(trainer.params, state.geometry, stale,
+                                      jax.random.PRNGKey(5))
     moved = np.any(np.asarray(walkers.electrons) != np.asarray(stale.electrons), axis=(1, 2))
     assert moved.mean() > 0.9
-    fresh = trainer._log_abs(trainer.params, state.geometry, walkers.electrons)
+    fresh = functions.log_abs(trainer.params, state.geometry, walkers.electrons)
     np.testing.assert_allclose(walkers.log_abs, fresh, rtol=1e-10, atol=1e-10)
 
 

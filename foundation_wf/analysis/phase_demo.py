@@ -21,8 +21,8 @@ from foundation_wf.ansatz.model import Ansatz
 from foundation_wf.data.records import GeometryRecord
 from foundation_wf.hf.settings import DescriptorLayout
 from foundation_wf.systems import Molecule
-from foundation_wf.train import compiled
-from foundation_wf.train.loggers import progress
+from foundation_wf.train import compiled, phases
+from foundation_wf.train.config import RunConfig
 from foundation_wf.train.state import GeometryState
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hf_pretrain import make_pretrain_loss
@@ -31,8 +31,8 @@ from foundation_wf.vmc.hf_pretrain import make_pretrain_loss
 WATER_SYMBOLS = ("O", "H", "H")
 WATER_BOHR = np.array([[0.0, 0.0, 0.2217], [0.0, 1.4309, -0.8867], [0.0, -1.4309, -0.8867]])
 ROTATION_AXIS = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
-# MCMC settings of the HF sampling (as a run's defaults).
-SWEEP_MOVES, TARGET_ACCEPTANCE, STEP_SIZE = 10, 0.5, 0.3
+# A run's default settings (MCMC moves, step size, Laplacian) for the HF sampling.
+DEFAULTS = RunConfig(dataset="rotated water")
 
 
 def rotation_matrix(angle_deg: float, axis: np.ndarray = ROTATION_AXIS) -> np.ndarray:
@@ -93,47 +93,34 @@ class FitCurves:
 
 
 def hf_functions(ansatz: Ansatz) -> compiled.RunFunctions:
-    """The run functions whose HF sampling the demo uses (they do not depend on the
-    ansatz's variant)."""
-    return compiled.run_functions(ansatz, SWEEP_MOVES, TARGET_ACCEPTANCE, "forward", 32, 5.0)
+    """The run functions whose HF sampling the demo uses, with a run's default MCMC
+    settings (they do not depend on the ansatz's variant)."""
+    return phases.run_functions_for(ansatz, DEFAULTS)
 
 
 def hf_walkers(functions: compiled.RunFunctions, states: list[GeometryState], n_walkers: int,
                burn_in: int, key: jax.Array) -> list[mcmc.WalkerState]:
     """Walkers of every geometry, equilibrated in |psi_HF|^2 (independent of the signs)."""
-    burn = compiled.repeated_sweeps(functions.hf_sweep, burn_in)
-    walkers = []
-    for index, state in enumerate(states):
-        x = mcmc.initial_electrons(jax.random.fold_in(key, 2 * index), state.record.molecule,
-                                   n_walkers, dtype=state.geometry.coords.dtype)
-        start = mcmc.init_walkers(
-            lambda e, s=state: functions.hf_log_abs(s.target, s.geometry, e), x, STEP_SIZE)
-        walkers.append(burn(state.target, state.geometry, start,
-                            jax.random.fold_in(key, 2 * index + 1)))
-    return walkers
+    return [phases.hf_sampled_walkers(functions, state, n_walkers,
+                                      DEFAULTS.mcmc.initial_step_size, burn_in,
+                                      jax.random.fold_in(key, index))
+            for index, state in enumerate(states)]
 
 
 def fit_across_rotation(ansatz: Ansatz, functions: compiled.RunFunctions,
                         states: list[GeometryState], walkers: list[mcmc.WalkerState],
                         steps: int, learning_rate: float, init_key: jax.Array,
                         key: jax.Array, label: str) -> FitCurves:
-    """Adam on the HF-fitting loss from weights ``init(init_key)``, one geometry per step in
-    round robin; each step first moves that geometry's walkers by one sweep in |psi_HF|^2
-    (key fold_in(key, step))."""
-    hf_sweep = functions.hf_sweep
-    optimizer, update = compiled.hf_pretrain_step(ansatz, learning_rate)
-    params = ansatz.init(init_key, states[0].geometry)
-    opt_state = optimizer.init(params)
-    walkers = list(walkers)
+    """The HF fit of a run (``phases.fit_to_hf``) from weights ``init(init_key)``, every
+    step's loss recorded."""
     losses, geometries = np.zeros(steps), np.arange(steps) % len(states)
-    for step in progress(range(steps), desc=f"HF fit, {label}", unit="step"):
-        index = geometries[step]
-        state = states[index]
-        walkers[index] = hf_sweep(state.target, state.geometry, walkers[index],
-                                  jax.random.fold_in(key, step))
-        params, opt_state, loss = update(params, opt_state, state.geometry, state.target,
-                                         walkers[index].electrons)
-        losses[step] = float(loss)
+
+    def record(step: int, index: int, loss: float) -> None:
+        losses[step] = loss
+
+    params, walkers = phases.fit_to_hf(
+        ansatz, functions, ansatz.init(init_key, states[0].geometry), states, walkers, steps,
+        learning_rate, key, report=record, desc=f"HF fit, {label}")
     loss_fn = jax.jit(make_pretrain_loss(ansatz))
     final = np.array([float(loss_fn(params, s.geometry, s.target, w.electrons))
                       for s, w in zip(states, walkers)])

@@ -16,7 +16,7 @@ from foundation_wf.analysis.landscape_plot import plot_landscapes
 from foundation_wf.cli.arguments import add_checkpoint_argument
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import load_geometries
-from foundation_wf.train import compiled
+from foundation_wf.train import phases
 from foundation_wf.train.config import use_precision
 from foundation_wf.train.loggers import progress
 from foundation_wf.train.pretrained import load_pretrained
@@ -79,31 +79,27 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     pretrained = load_pretrained(args.checkpoint, args.step)
-    trained = pretrained.meta["config"]
-    names = [args.geometry] if args.geometry else (trained["geometries"] or None)
-    records = select_records(load_geometries(args.dataset or trained["dataset"]), names)
-    dtype = use_precision(pretrained.precision)
+    trained = pretrained.config
+    names = [args.geometry] if args.geometry else (trained.geometries or None)
+    records = select_records(load_geometries(args.dataset or trained.dataset), names)
+    dtype = use_precision(trained.precision)
     state = build_states(records[:1], pretrained.settings, dtype)[0]
     ansatz = make_ansatz(pretrained.preset, pretrained.settings)
-    functions = compiled.run_functions(
-        ansatz, trained["mcmc"]["steps_per_update"], trained["mcmc"]["target_acceptance"],
-        trained["laplacian"], trained["local_energy_chunk"], trained["clip_scale"])
+    functions = phases.run_functions_for(ansatz, trained)
     params = pretrained.params
     key = jax.random.PRNGKey(args.seed)
     d1 = normalized_direction(jax.random.fold_in(key, 1), params)
     d2 = normalized_direction(jax.random.fold_in(key, 2), params)
     coefficients = np.linspace(-args.span, args.span, args.grid)
-    point_energy = make_point_energy(ansatz, trained["laplacian"], trained["local_energy_chunk"])
+    point_energy = make_point_energy(ansatz, trained.laplacian, trained.local_energy_chunk)
     grids: list[LandscapeGrid] = []
     for n_samples in args.samples:
         sample_key = jax.random.fold_in(key, 1000 + n_samples)
         electrons = mcmc.initial_electrons(jax.random.fold_in(sample_key, 0),
                                            state.record.molecule, n_samples, dtype=dtype)
-        log_abs = lambda x: functions.log_abs(params, state.geometry, x)  # noqa: E731
-        walkers = mcmc.init_walkers(log_abs, electrons, trained["mcmc"]["initial_step_size"])
-        for sweep in progress(range(args.burn_in), desc=f"Burn-in ({n_samples})", leave=False):
-            walkers = functions.network_sweep(params, state.geometry, walkers,
-                                              jax.random.fold_in(sample_key, 1 + sweep))
+        walkers = phases.equilibrated_walkers(
+            functions, params, state.geometry, electrons, trained.mcmc.initial_step_size,
+            args.burn_in, jax.random.fold_in(sample_key, 1))
 
         def samples(point: int, key=sample_key):
             nonlocal walkers

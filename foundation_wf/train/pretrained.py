@@ -45,6 +45,11 @@ class Pretrained:
     def precision(self) -> str:
         return self.meta["config"]["precision"]
 
+    @property
+    def config(self) -> RunConfig:
+        """The run configuration the parameters were trained with."""
+        return build(RunConfig, self.meta["config"])
+
 
 def saved_model_config(meta: dict, path: str | pathlib.Path) -> ModelConfig:
     """The checkpoint's model configuration; one written by another version of the ansatz

@@ -28,7 +28,7 @@ import yaml
 
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.train import checkpoint, compiled, devices
+from foundation_wf.train import checkpoint, compiled, devices, phases
 from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
@@ -41,6 +41,8 @@ from foundation_wf.vmc.stats import Stats, reblock
 
 # Independent random streams, derived from the seed (fold_in of the phase, then the step).
 HF_STREAM, VMC_STREAM, EVALUATION_STREAM, INIT_STREAM = 0, 1, 2, 3
+# Within HF_STREAM: geometry i samples with fold_in(i); the fit's steps use this index.
+HF_FIT_KEY = 10**6
 
 
 def warn(message: str) -> None:
@@ -91,6 +93,7 @@ class Trainer:
         self.step = 0
         self._stacked_geometries: dict[tuple[int, ...], object] = {}
         self.optimizer = None
+        self._optimizer_scale: float | None = None  # learning-rate scale it was built with
         self.opt_state = None
         self._compile()
         self.start_time = time.perf_counter()
@@ -153,26 +156,13 @@ class Trainer:
             self.lock.release()
 
     def _compile(self) -> None:
-        cfg = self.config
-        functions = compiled.run_functions(
-            self.ansatz, cfg.mcmc.steps_per_update, cfg.mcmc.target_acceptance, cfg.laplacian,
-            cfg.local_energy_chunk, cfg.clip_scale)
-        self._network_sweep = functions.network_sweep
-        self._hf_sweep = functions.hf_sweep
-        self._log_abs = functions.log_abs
-        self._hf_log_abs = functions.hf_log_abs
-        self._local_energy = functions.local_energy
-        self.loss = functions.loss
-        self._functions = functions
+        self._functions = phases.run_functions_for(self.ansatz, self.config)
+        self.loss = self._functions.loss
 
     def _emit(self, row: dict) -> None:
         row["wall_time"] = round(time.perf_counter() - self.start_time, 3)
         for callback in self.callbacks:
             callback(row)
-
-    def _walkers(self, electrons, step_size, log_abs_fn) -> mcmc.WalkerState:
-        electrons = devices.shard(electrons, self.sharding)
-        return mcmc.init_walkers(log_abs_fn, electrons, step_size)
 
     def _stacked_geometry(self, indices: tuple[int, ...]):
         """The network inputs of geometries ``indices`` stacked along a leading axis (built
@@ -191,34 +181,25 @@ class Trainer:
 
     # ----- phases ------------------------------------------------------------------------
     def pretrain_hf(self) -> None:
-        """Fit network orbitals to HF orbitals on samples of |psi_HF|^2 (Adam), round robin."""
+        """Sample every geometry's |psi_HF|^2, then fit the network orbitals to the HF
+        orbitals (Adam, round robin; see ``phases.fit_to_hf``)."""
         cfg = self.config
         for index, state in enumerate(progress(self.states, desc="HF sampling", unit="geom",
                                                leave=False)):
-            x = mcmc.initial_electrons(self._key(HF_STREAM, index, 0), state.record.molecule,
-                                       cfg.walkers, dtype=self.dtype)
-            state.walkers = self._walkers(
-                x, cfg.mcmc.initial_step_size,
-                lambda x, s=state: self._hf_log_abs(s.target, s.geometry, x))
-            state.walkers = compiled.repeated_sweeps(self._hf_sweep, cfg.mcmc.burn_in)(
-                state.target, state.geometry, state.walkers, self._key(HF_STREAM, index, 1))
-        total = cfg.pretrain.steps * len(self.states)
-        if total == 0:
-            return
-        optimizer, step = compiled.hf_pretrain_step(self.ansatz, cfg.pretrain.learning_rate)
-        opt_state = optimizer.init(self.params)
-        bar = progress(range(total), desc="HF pretraining", unit="step")
-        for index in bar:
-            state = self.states[index % len(self.states)]
-            state.walkers = self._hf_sweep(state.target, state.geometry, state.walkers,
-                                           self._key(HF_STREAM, 10**6 + index))
-            self.params, opt_state, loss = step(self.params, opt_state, state.geometry,
-                                                state.target, state.walkers.electrons)
-            if index % cfg.log_every == 0 or index == total - 1:
-                bar.set_postfix(geom=state.name, loss=f"{float(loss):.3e}", refresh=False)
-                self._emit({"phase": "hf_pretrain", "step": index, "geometry": state.name,
-                            "loss": float(loss)})
-        bar.close()
+            state.walkers = phases.hf_sampled_walkers(
+                self._functions, state, cfg.walkers, cfg.mcmc.initial_step_size,
+                cfg.mcmc.burn_in, self._key(HF_STREAM, index), self.sharding)
+
+        def report(step: int, index: int, loss: float) -> None:
+            self._emit({"phase": "hf_pretrain", "step": step,
+                        "geometry": self.states[index].name, "loss": loss})
+
+        self.params, walkers = phases.fit_to_hf(
+            self.ansatz, self._functions, self.params, self.states,
+            [s.walkers for s in self.states], cfg.pretrain.steps * len(self.states),
+            cfg.pretrain.learning_rate, self._key(HF_STREAM, HF_FIT_KEY), cfg.log_every, report)
+        for state, state_walkers in zip(self.states, walkers):
+            state.walkers = state_walkers
 
     def burn_in(self) -> None:
         """Re-weight walkers to |psi_network|^2 and equilibrate them."""
@@ -231,10 +212,9 @@ class Trainer:
                 step_size = cfg.mcmc.initial_step_size
             else:
                 x, step_size = state.walkers.electrons, state.walkers.step_size
-            state.walkers = self._walkers(
-                x, step_size, lambda x, s=state: self._log_abs(self.params, s.geometry, x))
-            state.walkers = compiled.repeated_sweeps(self._network_sweep, cfg.mcmc.burn_in)(
-                self.params, state.geometry, state.walkers, self._key(INIT_STREAM, 2, index))
+            state.walkers = phases.equilibrated_walkers(
+                self._functions, self.params, state.geometry, x, step_size, cfg.mcmc.burn_in,
+                self._key(INIT_STREAM, 2, index), self.sharding)
             self._emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
                         "acceptance": float(state.walkers.acceptance),
                         "step_size": float(state.walkers.step_size)})
@@ -246,6 +226,7 @@ class Trainer:
             optim = dataclasses.replace(
                 optim, learning_rate=optim.learning_rate * self.learning_rate_scale)
         self.optimizer = compiled.optimizer_for(optim, self.loss)
+        self._optimizer_scale = self.learning_rate_scale
         self._train_step = compiled.training_step(self._functions, self.optimizer.step)
 
     def _init_optimizer(self) -> None:
@@ -270,9 +251,14 @@ class Trainer:
                         self.meta())
         self.divergence.checkpoint_saved(self.step)
 
-    def restore_checkpoint(self, step: int | None = None) -> None:
+    def restore_checkpoint(self, step: int | None = None,
+                           learning_rate_factor: float | None = None) -> None:
         """Continue from checkpoint ``step`` (default: the newest readable one); metrics
-        rows after it are dropped so that every step appears once."""
+        rows after it are dropped so that every step appears once. With
+        ``learning_rate_factor`` (a divergence recovery) the learning-rate scale becomes the
+        smaller of the current and the checkpoint's (an older one may hold a larger one)
+        times that factor."""
+        current_scale = self.learning_rate_scale
         for state in self.states:
             state.walkers = state.placeholder_walkers(self.config.walkers, self.dtype)
         if self.opt_state is None:
@@ -298,7 +284,11 @@ class Trainer:
         self.scheduler.load(restored["scheduler"])
         self.step = int(restored["step"])
         self.learning_rate_scale = float(restored["learning_rate_scale"])
-        self._build_optimizer()
+        if learning_rate_factor is not None:
+            self.learning_rate_scale = (min(current_scale, self.learning_rate_scale)
+                                        * learning_rate_factor)
+        if self.learning_rate_scale != self._optimizer_scale:
+            self._build_optimizer()
         if self.is_main:
             self._close_metrics()
             wall_time = run_folder.truncate_metrics(self.output, self.step, MetricsWriter.fields)
@@ -411,11 +401,7 @@ class Trainer:
                 f"{self.output / checkpoint.CHECKPOINT_DIR}")
         for newer in [s for s in self.checkpoints.all_steps() if s > step]:
             self.checkpoints.delete(newer)  # they continue the diverged trajectory
-        scale = self.learning_rate_scale  # an older checkpoint may hold a larger one
-        self.restore_checkpoint(step)
-        self.learning_rate_scale = (min(scale, self.learning_rate_scale)
-                                    * self.config.divergence.learning_rate_factor)
-        self._build_optimizer()
+        self.restore_checkpoint(step, self.config.divergence.learning_rate_factor)
         self.divergence.recovered(step)
         warn(f"diverged at step {failed_step} on geometry {geometry}: restored step {step}, "
              f"learning rate x {self.learning_rate_scale:g} (recovery "
@@ -427,7 +413,8 @@ class Trainer:
         """Energies without parameter updates, reblocked over evaluation sweeps (one compiled
         device loop and one transfer per geometry)."""
         cfg = self.config
-        evaluation = compiled.evaluation_sweeps(self._network_sweep, self._local_energy,
+        evaluation = compiled.evaluation_sweeps(self._functions.network_sweep,
+                                                self._functions.local_energy,
                                                 cfg.evaluation.steps)
         results = {}
         bar = progress(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
