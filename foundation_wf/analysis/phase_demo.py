@@ -113,10 +113,10 @@ def fit_across_rotation(ansatz: Ansatz, functions: compiled.RunFunctions,
                         key: jax.Array, label: str) -> FitCurves:
     """The HF fit of a run (``phases.fit_to_hf``) from weights ``init(init_key)``, every
     step's loss recorded."""
-    losses, geometries = np.zeros(steps), np.arange(steps) % len(states)
+    losses, geometries = np.zeros(steps), np.zeros(steps, int)
 
     def record(step: int, index: int, loss: float) -> None:
-        losses[step] = loss
+        losses[step], geometries[step] = loss, index
 
     params, walkers = phases.fit_to_hf(
         ansatz, functions, ansatz.init(init_key, states[0].geometry), states, walkers, steps,
