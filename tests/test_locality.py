@@ -1,13 +1,17 @@
 """Locality and cusps of the ansatz (float64): far-apart fragments factorise and their
 energies add; the local energy stays bounded where two electrons meet."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from foundation_wf import Molecule
-from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz
+from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz, model_preset
+from foundation_wf.ansatz.embedding import ElectronEmbedding
+from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hamiltonian import potential_energy
@@ -72,9 +76,14 @@ def batch_local_energy(ansatz, params, geo, x):
 FRAGMENTS = {"H2+H2": (H2, H2), "LiH+H2": (LIH, H2)}
 
 
+# The shipped models of before ModelConfig.neighbour_mean aggregate neighbours by sums.
+TINY_SUMS = dataclasses.replace(model_preset("tiny"), neighbour_mean=False)
+
+
 @pytest.mark.parametrize("pair", FRAGMENTS)
 @pytest.mark.parametrize("preset", [
-    "tiny", pytest.param("small", marks=pytest.mark.slow),
+    "tiny", pytest.param(TINY_SUMS, id="tiny-sums"),
+    pytest.param("small", marks=pytest.mark.slow),
     pytest.param("large", marks=pytest.mark.slow)])
 def test_far_apart_fragments_factorise_and_their_energies_add(pair, preset):
     first, second = FRAGMENTS[pair]
@@ -138,3 +147,23 @@ def test_local_energy_stays_bounded_where_two_electrons_meet(i, j):
     # divergence (a wrong cusp slope) would grow tenfold.
     steps = np.abs(np.diff(energies))
     assert np.all(steps[1:] < 0.2 * steps[:-1]), energies
+
+
+@pytest.mark.parametrize("neighbour_mean", [True, False])
+def test_embedding_stays_in_its_trained_range_however_dense_the_atoms(neighbour_mean):
+    """With neighbour means an electron's features are bounded by 1 + embedding_layers (a
+    mean of tanh plus one tanh per layer) in a chain of 40 atoms 0.5 bohr apart, denser than
+    any training set; plain sums over atoms (the older ansatz) leave that range."""
+    config = dataclasses.replace(model_preset("tiny"), neighbour_mean=neighbour_mean)
+    chain = hydrogen_chain(40, 0.5)
+    coords = jnp.asarray(chain.coords, jnp.float64)
+    electrons = coords + 0.1 * jax.random.normal(jax.random.PRNGKey(0), coords.shape,
+                                                 jnp.float64)
+    element_index = jnp.zeros(40, jnp.int32)
+    embedding = ElectronEmbedding(config, n_elements=1)
+    params = embedding.init(jax.random.PRNGKey(1), electrons, 20, coords, element_index)
+    # Electron-nucleus weights of one sign saturate every tanh: the largest possible inputs.
+    params = jax.tree_util.tree_map(jnp.abs, params)
+    h = embedding.apply(params, electrons, 20, coords, element_index)
+    bound = 1 + config.embedding_layers
+    assert (float(jnp.max(jnp.abs(h))) < bound) == neighbour_mean

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import TINY_RUN
+from foundation_wf.ansatz import model_preset
 from foundation_wf.cli.main import main
 from foundation_wf.train import phases
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
@@ -82,6 +83,15 @@ def test_cli_train_reports_error_before_work(tmp_path, capsys):
     recipe.write_text("dataset: reference\nmodel: huge\n")
     assert main(["train", str(recipe), f"output={tmp_path}/run"]) == 2
     assert "unknown model preset 'huge'" in capsys.readouterr().err
+
+
+def test_model_given_as_fields_instead_of_a_preset():
+    config = build(RunConfig, {"dataset": "reference",
+                               "model": {"embedding_width": 8, "neighbour_mean": False}})
+    assert (config.model.embedding_width, config.model.neighbour_mean) == (8, False)
+    assert config.model.gnn_width == model_preset("small").gnn_width
+    with pytest.raises(ConfigError, match="unknown config key model.embedding_widht"):
+        build(RunConfig, {"dataset": "reference", "model": {"embedding_widht": 8}})
 
 
 def test_sweep_refreshes_stale_log_psi_after_parameter_changes(h2_run):

@@ -14,7 +14,7 @@ from foundation_wf.analysis.finetune_vs_scratch import paired_configs, train
 from foundation_wf.cli.main import main
 from foundation_wf.train import checkpoint
 from foundation_wf.train.config import RunConfig, build
-from foundation_wf.train.pretrained import load_pretrained
+from foundation_wf.train.pretrained import inherit, load_pretrained
 from foundation_wf.train.shipped import shipped_cards
 from foundation_wf.train.trainer import Trainer
 
@@ -192,6 +192,25 @@ def test_checkpoint_of_another_format_version_is_refused(pretrained_run, tmp_pat
     checkpoint.save_params(checkpoint.folder_manager(tmp_path / "old"), 4, pretrained.params, old)
     with pytest.raises(checkpoint.CheckpointMismatch, match="format version 0, this version"):
         load_pretrained(tmp_path / "old")
+
+
+def test_checkpoint_from_before_a_model_field_keeps_its_ansatz(pretrained_run, tmp_path):
+    """A checkpoint that does not record ModelConfig.neighbour_mean (written before it
+    existed) is read with neighbour sums, and a fine-tuning recipe inherits that
+    configuration rather than the preset of today; a recipe asking for another model is
+    refused."""
+    pretrained = load_pretrained(pretrained_run)
+    model = dict(pretrained.meta["model"])
+    model["config"] = {k: v for k, v in model["config"].items() if k != "neighbour_mean"}
+    checkpoint.save_params(checkpoint.folder_manager(tmp_path / "old"), 4, pretrained.params,
+                           dict(pretrained.meta, model=model))
+    old = load_pretrained(tmp_path / "old")
+    assert old.model_config == dataclasses.replace(pretrained.model_config,
+                                                   neighbour_mean=False)
+    config = build(RunConfig, inherit({"dataset": "reference", "model": old.preset}, old))
+    assert config.model == old.model_config
+    with pytest.raises(checkpoint.CheckpointMismatch, match="the recipe sets 'large'"):
+        inherit({"dataset": "reference", "model": "large"}, old)
 
 
 def test_api_energy_of_a_geometry_given_by_coordinates(pretrained_run):

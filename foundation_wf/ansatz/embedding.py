@@ -22,25 +22,14 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import (distance_features, even_radial_basis, safe_norm,
+from foundation_wf.ansatz.radial import (aggregation_weights, distance_features,
+                                         even_radial_basis, neighbour_weights, safe_norm,
                                          smooth_cutoff, smooth_cutoff_sq)
 
 
 def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
     """[N] bool: True for down electrons (electrons are ordered up first)."""
     return jnp.arange(n_electrons) >= n_up
-
-
-def neighbour_weights(weight: jnp.ndarray) -> jnp.ndarray:
-    """Cutoff weights [N, N] -> weights of a local mean: w_ij / (1 + sum_j w_ij).
-
-    A mean, so that the size of a message does not grow with how many electrons crowd
-    around electron i; over the neighbours within the cutoff only, plus one, so that it
-    depends neither on the total number of electrons nor blows up with no neighbour. (Not
-    measured against plain sums: both variants started far above HF after too short an HF
-    pretraining, which was the actual cause there.)
-    """
-    return weight / (1.0 + jnp.sum(weight, axis=1, keepdims=True))
 
 
 class ElectronEmbedding(nn.Module):
@@ -63,7 +52,9 @@ class ElectronEmbedding(nn.Module):
             jnp.broadcast_to(element[None], (n_electrons,) + element.shape),
         ], axis=-1)
         per_atom = jnp.tanh(nn.Dense(cfg.embedding_width, name="electron_nucleus")(en_in))
-        h = jnp.sum(smooth_cutoff(distance_en, cutoff)[..., None] * per_atom, axis=1)  # [N, W]
+        atom_weights = aggregation_weights(smooth_cutoff(distance_en, cutoff),  # [N, A]
+                                           cfg.neighbour_mean)
+        h = jnp.einsum("ia,iaw->iw", atom_weights, per_atom)  # [N, W]
 
         offset = electrons[:, None] - electrons[None]
         distance_sq = jnp.sum(offset * offset, axis=-1)  # [N, N]

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import distance_features, safe_norm, smooth_cutoff
+from foundation_wf.ansatz.radial import (aggregation_weights, distance_features, safe_norm,
+                                         smooth_cutoff)
 
 
 class OrbitalParameters(struct.PyTreeNode):
@@ -90,11 +91,12 @@ class OrbitalGNN(nn.Module):
         # Neighbours beyond the cutoff send nothing: node states depend on a bounded
         # neighbourhood, so longer chains than those trained on look locally familiar.
         mask = (not_self * smooth_cutoff(distance, cfg.gnn_cutoff))[:, :, None, None]
+        message_weights = aggregation_weights(mask[..., 0, 0], cfg.neighbour_mean)[..., None, None]
 
         for layer in range(cfg.gnn_layers):
             edge_filter = dense(cfg.gnn_width, f"filter_{layer}")(edge)
             neighbour = dense(cfg.gnn_width, f"neighbour_{layer}")(h)
-            message = jnp.sum(mask * edge_filter * neighbour[None], axis=1)  # [A, K, W]
+            message = jnp.sum(message_weights * edge_filter * neighbour[None], axis=1)  # [A, K, W]
             update = dense(cfg.gnn_width, f"update_{layer}")(jnp.concatenate([h, message], -1))
             h = h + jnp.tanh(update)
 

@@ -10,7 +10,7 @@ import kfac_jax
 
 from foundation_wf.ansatz.geometry import GeometryInput
 from foundation_wf.ansatz.gnn import OrbitalParameters
-from foundation_wf.ansatz.presets import ModelConfig, model_preset
+from foundation_wf.ansatz.presets import ModelConfig, resolve_model
 from foundation_wf.ansatz.wavefunction import TransferableWavefunction
 from foundation_wf.hf.settings import DescriptorSettings
 
@@ -80,7 +80,7 @@ class Ansatz:
 
 def make_ansatz(preset: str | ModelConfig = "small",
                 settings: DescriptorSettings | None = None) -> Ansatz:
-    config = model_preset(preset) if isinstance(preset, str) else preset
+    config = resolve_model(preset)
     return Ansatz(config, settings or DescriptorSettings())
 
 

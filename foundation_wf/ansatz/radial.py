@@ -57,3 +57,21 @@ def smooth_cutoff_sq(distance_sq: jnp.ndarray, cutoff: float) -> jnp.ndarray:
 def smooth_cutoff(distance: jnp.ndarray, cutoff: float) -> jnp.ndarray:
     """``smooth_cutoff_sq`` of a distance (bohr)."""
     return smooth_cutoff_sq(distance**2, cutoff)
+
+
+def aggregation_weights(weight: jnp.ndarray, mean: bool) -> jnp.ndarray:
+    """``neighbour_weights(weight)`` with ``mean``, else the cutoff weights as they are (a
+    plain sum; ``ModelConfig.neighbour_mean``)."""
+    return neighbour_weights(weight) if mean else weight
+
+
+def neighbour_weights(weight: jnp.ndarray) -> jnp.ndarray:
+    """Cutoff weights [..., M] -> weights of a local mean over the last axis:
+    w_j / (1 + sum_j w_j).
+
+    A mean, so that a node's input does not grow with how many neighbours crowd around it
+    (a denser chain than any trained on gives inputs in the trained range instead of
+    larger ones); over the neighbours within the cutoff only, plus one, so that it depends
+    neither on the size of the molecule nor blows up with no neighbour.
+    """
+    return weight / (1.0 + jnp.sum(weight, axis=-1, keepdims=True))

@@ -13,6 +13,7 @@ import time
 import jax
 
 from foundation_wf.ansatz import PRESETS
+from foundation_wf.train import phases
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
@@ -136,13 +137,35 @@ def run(args: argparse.Namespace) -> int:
           f"update, as in pretraining): {1 / per_step:.2f} steps/s, "
           f"{args.walkers / per_step:,.0f} walker-steps/s; "
           f"CPU {100 * cpu / elapsed:.0f}% (of {100 * os.cpu_count()}%)")
-    for laplacian in ("forward", "loop"):
-        energy_fn = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian,
-                                                    config.local_energy_chunk))
-        first, per_call = timed(lambda: energy_fn(trainer.params, state.geometry,
-                                                  state.walkers.electrons), args.steps)
-        print(f"local energy, {laplacian:>7} Laplacian (chunks of {config.local_energy_chunk} "
-              f"walkers): {args.walkers / per_call:,.0f} "
-              f"walkers/s ({per_call * 1e3:.1f} ms per batch); compile {first:.1f} s")
+    parts = step_parts(trainer, config, args.steps)
+    print("where a step's time goes (each part timed alone, ms):")
+    for name, seconds in parts.items():
+        print(f"  {name:<44} {seconds * 1e3:8.1f}")
+    print(f"  {'gradient + optimizer update (the rest)':<44} "
+          f"{(per_step - parts['MCMC sweep'] - parts['local energy, forward Laplacian']) * 1e3:8.1f}")
     print(f"peak memory: {peak_memory_text()}")
     return 0
+
+
+def step_parts(trainer: Trainer, config: RunConfig, repetitions: int) -> dict[str, float]:
+    """Seconds per call of the parts of one training step on the trainer's first geometry,
+    each compiled and timed alone: the orbital GNN (once per geometry and step), log|psi| of
+    the walkers (one Metropolis move costs about that), the MCMC sweep and the local energy
+    with either Laplacian."""
+    functions = phases.run_functions_for(trainer.ansatz, config)
+    state, params, key = trainer.states[0], trainer.params, jax.random.PRNGKey(0)
+    x = state.walkers.electrons
+    orbital_gnn = jax.jit(trainer.ansatz.orbitals)
+    orbitals = orbital_gnn(params, state.geometry)
+    log_psi = jax.jit(trainer.ansatz.walkers_log_psi)
+    parts = {
+        "orbital GNN": lambda: orbital_gnn(params, state.geometry),
+        "log|psi| of the walkers (one move)": lambda: log_psi(params, orbitals, state.geometry, x),
+        "MCMC sweep": lambda: functions.network_sweep(params, state.geometry, state.walkers, key),
+    }
+    for laplacian in ("forward", "loop"):
+        energy = jax.jit(make_batch_local_energy(trainer.ansatz, laplacian,
+                                                 config.local_energy_chunk))
+        parts[f"local energy, {laplacian} Laplacian"] = (
+            lambda energy=energy: energy(params, state.geometry, x))
+    return {name: timed(call, repetitions)[1] for name, call in parts.items()}

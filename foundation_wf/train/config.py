@@ -16,6 +16,7 @@ import jax
 import numpy as np
 import yaml
 
+from foundation_wf.ansatz.presets import ModelConfig, model_preset
 from foundation_wf.hf.settings import DescriptorSettings
 from foundation_wf.train.config_checks import (
     ConfigError, require_at_least, require_between_0_and_1, require_positive,
@@ -128,7 +129,9 @@ class RunConfig:
       output: run folder (config, metrics, plots, checkpoints).
       seed: the single source of randomness.
       precision: float32 (default) or float64.
-      model: model preset name (tiny, small, large).
+      model: model preset name (tiny, small, large), or a mapping of ``ModelConfig``
+        fields (its defaults are the small preset's), as fine-tuning and evaluation
+        runs take it from their checkpoint.
       walkers: MCMC walkers per geometry (the batch size).
       steps: variational optimizer steps (in total, over all geometries).
       clip_scale: local-energy clipping half-width in mean absolute deviations.
@@ -145,7 +148,7 @@ class RunConfig:
     output: str = "runs/run"
     seed: int = 0
     precision: str = "float32"
-    model: str = "small"
+    model: str | ModelConfig = "small"
     walkers: int = 1024
     steps: int = 1000
     clip_scale: float = 5.0
@@ -162,6 +165,8 @@ class RunConfig:
     divergence: DivergenceConfig = DivergenceConfig()
 
     def __post_init__(self):
+        if isinstance(self.model, str):
+            model_preset(self.model)  # an unknown name fails here, naming the presets
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.laplacian not in LAPLACIANS:
@@ -186,8 +191,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             try:
                 return _coerce(value, option, key)
             except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(errors[0])
+                errors.append((option, str(error)))
+        # A mapping meant the dataclass option: its error names the bad key.
+        meant = [message for option, message in errors
+                 if dataclasses.is_dataclass(option) == isinstance(value, dict)]
+        raise ConfigError((meant or [message for _, message in errors])[0])
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")

@@ -10,6 +10,7 @@ import jax
 
 from foundation_wf.ansatz import ModelConfig, geometry_input
 from foundation_wf.ansatz.model import Ansatz
+from foundation_wf.ansatz.presets import LEGACY_FIELD_VALUES, preset_name
 from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.train import checkpoint
@@ -42,6 +43,10 @@ class Pretrained:
         return self.meta["model"]["preset"]
 
     @property
+    def model_config(self) -> ModelConfig:
+        return saved_model_config(self.meta, self.folder)
+
+    @property
     def precision(self) -> str:
         return self.meta["config"]["precision"]
 
@@ -52,9 +57,10 @@ class Pretrained:
 
 
 def saved_model_config(meta: dict, path: str | pathlib.Path) -> ModelConfig:
-    """The checkpoint's model configuration; one written by another version of the ansatz
-    (fields this version does not have, or lacks) is refused naming the fields."""
-    saved = meta["model"]["config"]
+    """The checkpoint's model configuration; fields it predates take their
+    ``LEGACY_FIELD_VALUES``; one written by another version of the ansatz (fields this
+    version does not have, or lacks) is refused naming the fields."""
+    saved = {**LEGACY_FIELD_VALUES, **meta["model"]["config"]}
     known = {field.name for field in dataclasses.fields(ModelConfig)}
     unknown, missing = sorted(set(saved) - known), sorted(known - set(saved))
     if unknown or missing:
@@ -100,19 +106,26 @@ def load_pretrained(path: str | pathlib.Path, step: int | None = None) -> Pretra
 
 
 def inherit(recipe: dict, pretrained: Pretrained) -> dict:
-    """The recipe with model, precision and descriptor settings taken from the checkpoint; a
-    recipe that sets one of them differently is refused, naming the field."""
+    """The recipe with model (its resolved configuration), precision and descriptor settings
+    taken from the checkpoint; a recipe that sets one of them differently is refused, naming
+    the field (a model given by the checkpoint's preset name is accepted)."""
     descriptors = pretrained.settings.to_dict()
-    wanted = {"model": pretrained.preset, "precision": pretrained.precision,
+    model = pretrained.model_config
+    wanted = {"precision": pretrained.precision,
               **{f"descriptors.{k}": v for k, v in descriptors.items()}}
-    given = {"model": recipe.get("model"), "precision": recipe.get("precision"),
+    given = {"precision": recipe.get("precision"),
              **{f"descriptors.{k}": (recipe.get("descriptors") or {}).get(k)
                 for k in descriptors}}
     for field, value in given.items():
         if value is not None and value != wanted[field]:
             raise checkpoint.CheckpointMismatch(
                 f"checkpoint was made with {field}={wanted[field]!r}, the recipe sets {value!r}")
-    return {**recipe, "model": pretrained.preset, "precision": pretrained.precision,
+    if recipe.get("model") not in (None, pretrained.preset, dataclasses.asdict(model)):
+        made_with = (repr(pretrained.preset) if preset_name(model) == pretrained.preset
+                     else f"{dataclasses.asdict(model)}")
+        raise checkpoint.CheckpointMismatch(
+            f"checkpoint was made with model={made_with}, the recipe sets {recipe['model']!r}")
+    return {**recipe, "model": dataclasses.asdict(model), "precision": pretrained.precision,
             "descriptors": descriptors}
 
 

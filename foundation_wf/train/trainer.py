@@ -27,8 +27,9 @@ import numpy as np
 import yaml
 
 from foundation_wf.ansatz import make_ansatz
+from foundation_wf.ansatz.presets import preset_name
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.train import checkpoint, compiled, devices, phases
+from foundation_wf.train import checkpoint, compiled, devices, evaluation, phases
 from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
@@ -37,7 +38,7 @@ from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.state import build_states, select_records, stack
 from foundation_wf.vmc import mcmc
-from foundation_wf.vmc.stats import Stats, reblock
+from foundation_wf.vmc.stats import Stats
 
 # Independent random streams, derived from the seed (fold_in of the phase, then the step).
 HF_STREAM, VMC_STREAM, EVALUATION_STREAM, INIT_STREAM = 0, 1, 2, 3
@@ -112,7 +113,7 @@ class Trainer:
             "config": config_to_dict(self.config),
             "dataset_fingerprint": self.fingerprint,
             "descriptors": self.settings.to_dict(),
-            "model": {"preset": self.config.model,
+            "model": {"preset": preset_name(self.ansatz.config),
                       "config": json.loads(json.dumps(self.ansatz.config.__dict__))},
         }
 
@@ -410,21 +411,12 @@ class Trainer:
                     "learning_rate_scale": self.learning_rate_scale})
 
     def evaluate(self) -> dict[str, Stats]:
-        """Energies without parameter updates, reblocked over evaluation sweeps (one compiled
-        device loop and one transfer per geometry)."""
-        cfg = self.config
-        evaluation = compiled.evaluation_sweeps(self._functions.network_sweep,
-                                                self._functions.local_energy,
-                                                cfg.evaluation.steps)
-        results = {}
-        bar = progress(total=cfg.evaluation.steps * len(self.states), desc="Evaluation",
-                       unit="sweep")
-        for index, state in enumerate(self.states):
-            state.walkers, means = evaluation(self.params, state.geometry, state.walkers,
-                                              self._key(EVALUATION_STREAM, index))
-            results[state.name] = reblock([m for m in np.asarray(means) if math.isfinite(m)])
-            bar.update(cfg.evaluation.steps)
-        bar.close()
+        """Energies without parameter updates (see ``evaluation.evaluated_energies``)."""
+        results, walkers = evaluation.evaluated_energies(
+            self._functions, self.params, self.states, self.config.evaluation.steps,
+            self._key(EVALUATION_STREAM))
+        for state, moved in zip(self.states, walkers):
+            state.walkers = moved
         return results
 
     # ----- the whole run -----------------------------------------------------------------
