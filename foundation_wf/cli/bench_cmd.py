@@ -24,9 +24,11 @@ def add_parser(subparsers) -> None:
         "bench", help="steps/s, walkers*steps/s and peak memory of the VMC step",
         description="Benchmark one geometry: the optimizer step as pretraining runs it (MCMC "
                     "sweep + local energies + optimizer update, in the training loop, after a "
-                    "warm-up step that compiles it) with the process's CPU use, and the local "
-                    "energy with the forward and with the loop Laplacian (compile time "
-                    "reported separately). With --recipe: a recipe's whole optimization loop.",
+                    "warm-up step that compiles it) with the process's CPU use, then where a "
+                    "step's time goes: the orbital GNN, log|psi| of the walkers (one "
+                    "Metropolis move), the MCMC sweep, the local energy with the forward and "
+                    "with the loop Laplacian, and the rest (gradient and optimizer update). "
+                    "With --recipe: a recipe's whole optimization loop.",
     )
     parser.add_argument("--dataset", default="reference")
     parser.add_argument("--geometry", default="LiH_R3.015", help="geometry name in the dataset")
