@@ -90,8 +90,8 @@ class OrbitalGNN(nn.Module):
         ], axis=-1)  # [A, A, K, n_edge]
         # Neighbours beyond the cutoff send nothing: node states depend on a bounded
         # neighbourhood, so longer chains than those trained on look locally familiar.
-        mask = (not_self * smooth_cutoff(distance, cfg.gnn_cutoff))[:, :, None, None]
-        message_weights = aggregation_weights(mask[..., 0, 0], cfg.neighbour_mean)[..., None, None]
+        cutoff_weights = not_self * smooth_cutoff(distance, cfg.gnn_cutoff)  # [A, A]
+        message_weights = aggregation_weights(cutoff_weights, cfg.neighbour_mean)[:, :, None, None]
 
         for layer in range(cfg.gnn_layers):
             edge_filter = dense(cfg.gnn_width, f"filter_{layer}")(edge)
@@ -113,7 +113,7 @@ class OrbitalGNN(nn.Module):
             edge,
         ], axis=-1)
         bond_weights = dense(n_out * n_p, "directions_bond")(pair_in).reshape(
-            n_atoms, n_atoms, n_orb, 2, n_det, n_p) * mask[..., None, None]
+            n_atoms, n_atoms, n_orb, 2, n_det, n_p) * cutoff_weights[:, :, None, None, None, None]
         along_bonds = jnp.einsum("ijksdp,ijx->iksdpx", bond_weights, direction)
         directions = own + along_bonds
 

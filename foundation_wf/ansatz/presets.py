@@ -37,8 +37,8 @@ class ModelConfig:
         (``radial.neighbour_weights``), bounded however many neighbours crowd in, as the
         electron-electron messages always are. False: plain cutoff-weighted sums, which grow
         with the density of atoms: zero-shot on H10 at 1.0 bohr from the default recipe
-        (trained on 1.2-3.6 bohr) was +15.9 Ha above the reference with sums, +0.13 with
-        means. Checkpoints written before this field existed used sums.
+        (trained on 1.2-3.6 bohr) was +15.9 Ha above the reference with sums, +0.13 and
+        +0.16 Ha in two runs with means. Checkpoints written before this field existed used sums.
       phase_equivariant: True (always, except as a baseline): the orbital GNN's outputs are
         made odd (features, directions) and even (exponents) in each orbital's descriptor, so
         flipping an orbital's sign flips only the sign of psi. False feeds the descriptors

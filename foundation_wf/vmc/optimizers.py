@@ -38,7 +38,7 @@ class OptimizerConfig:
       norm_constraint: KFAC bound on the squared step norm in the Fisher metric.
       curvature_ema: KFAC moving-average decay of the curvature factors.
       inverse_update_period: KFAC steps between factor inversions (5, kfac-jax's default:
-        on H6 the inversions were 44 of 164 ms per step at 1; the hydrogen_chains recipe
+        on H6 the inversions were 37 of 164 ms per step at 1, `fwf bench`; the hydrogen_chains recipe
         with 5 ended at the same energies as with 1, -1.1(1.0) mHa on average over its 21
         geometries).
       momentum: momentum (KFAC and SGD).
