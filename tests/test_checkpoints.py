@@ -124,6 +124,16 @@ def test_fair_scheduler_gives_each_compound_and_geometry_an_equal_share():
     assert list(scheduler.steps) == [6, 6, 4, 4, 4, 12]
 
 
+def test_compound_weights_set_the_fair_shares():
+    compounds = ["H2"] * 2 + ["Li2"] * 2 + ["LiH"]
+    scheduler = GeometryScheduler(compounds, max_age=5, compound_weights={"Li2": 3})
+    for step in range(50):
+        scheduler.record(scheduler.pick(step), step)
+    assert list(scheduler.steps) == [5, 5, 15, 15, 10]
+    with pytest.raises(ValueError, match="'Be2', which is not a compound"):
+        GeometryScheduler(compounds, max_age=5, compound_weights={"Be2": 2})
+
+
 def test_fair_groups_take_the_least_trained_geometries_of_one_compound():
     compounds = ["H2"] * 2 + ["H4"] * 3
     scheduler = GeometryScheduler(compounds, max_age=5)

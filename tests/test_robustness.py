@@ -54,6 +54,7 @@ def one_line_error(capsys) -> str:
     ("seed=1180591620717411303424", "seed must be an integer in [0, 2**63)"),
     ("divergence.learning_rate_factor=2", "divergence.learning_rate_factor must be between"),
     ("laplacian=exact", "laplacian must be one of"),
+    ("scheduler.compound_weights={H2: 0}", "scheduler.compound_weights.H2 must be > 0"),
 ])
 def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, override,
                                                               message):

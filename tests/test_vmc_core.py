@@ -10,7 +10,8 @@ from foundation_wf.ansatz import geometry_input, make_ansatz
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hamiltonian import kinetic_energy, potential_energy
-from foundation_wf.vmc.loss import make_batch_local_energy, make_energy_loss
+from foundation_wf.vmc.loss import (local_energy_chunk_for, make_batch_local_energy,
+                                   make_energy_loss)
 from foundation_wf.vmc.stats import reblock
 
 NUCLEUS = jnp.zeros((1, 3))
@@ -64,6 +65,11 @@ def test_forward_and_loop_laplacians_agree_on_the_ansatz():
     chunked = jax.jit(make_batch_local_energy(ansatz, "forward", chunk_size=2))(
         params, geometry, x)
     np.testing.assert_allclose(chunked, forward, rtol=1e-10)
+
+
+def test_default_local_energy_chunk_shrinks_with_the_electron_count():
+    assert [local_energy_chunk_for(n) for n in (2, 4, 6, 8, 10, 12, 40)] == [
+        1024, 128, 32, 16, 8, 4, 4]
 
 
 def test_mcmc_samples_hydrogen_ground_state_density():

@@ -54,7 +54,7 @@ def perturbed(params, d1, d2, a, b):
 
 
 def make_point_energy(ansatz: Ansatz, laplacian: str = "forward",
-                      chunk_size: int = 0) -> Callable:
+                      chunk_size: int | None = 0) -> Callable:
     """Jitted (params, d1, d2, a, b, geometry, electrons [B,N,3], log_abs0 [B]) ->
     (energy (Ha), effective sample size, standard error (Ha)) of theta = params + a d1 + b d2
     on samples drawn

@@ -105,11 +105,14 @@ class SchedulerConfig:
     geometries_per_step: geometries of one compound trained together in each optimizer
       step (fewer where the compound has fewer): their walkers are stacked into one batch
       and the loss is the mean of their energies.
+    compound_weights: fair policy only: relative shares of the geometry-steps by compound
+      name, e.g. {Li2: 2} gives Li2 twice the share of each other compound (default 1).
     """
 
     policy: str = "fair"
     max_age: int | None = None
     geometries_per_step: int = 1
+    compound_weights: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.policy not in POLICIES:
@@ -117,6 +120,10 @@ class SchedulerConfig:
         if self.max_age is not None:
             require_at_least(1, max_age=self.max_age)
         require_at_least(1, geometries_per_step=self.geometries_per_step)
+        require_positive(**{f"compound_weights.{name}": weight
+                            for name, weight in self.compound_weights.items()})
+        if self.compound_weights and self.policy != "fair":
+            raise ConfigError("compound_weights: only the fair policy takes compound weights")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +143,8 @@ class RunConfig:
       steps: variational optimizer steps (in total, over all geometries).
       clip_scale: local-energy clipping half-width in mean absolute deviations.
       laplacian: forward (folx) or loop.
-      local_energy_chunk: walkers per chunk in the local energy (0 = all at once).
+      local_energy_chunk: walkers per chunk in the local energy (0 = all at once; default:
+        by electron count, ``vmc.loss.local_energy_chunk_for``: 32 for 6 electrons, 8 for 10).
       log_every: steps between metric lines (per geometry: each logs every log_every-th
         of its own steps).
       descriptors: basis, element set, localization and orbital signs of the HF
@@ -153,7 +161,7 @@ class RunConfig:
     steps: int = 1000
     clip_scale: float = 5.0
     laplacian: str = "forward"
-    local_energy_chunk: int = 32
+    local_energy_chunk: int | None = None
     log_every: int = 10
     descriptors: DescriptorSettings = DescriptorSettings()
     mcmc: MCMCConfig = MCMCConfig()
@@ -174,7 +182,7 @@ class RunConfig:
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed}")
         require_at_least(1, walkers=self.walkers, log_every=self.log_every)
-        require_at_least(0, steps=self.steps, local_energy_chunk=self.local_energy_chunk)
+        require_at_least(0, steps=self.steps, local_energy_chunk=self.local_energy_chunk or 0)
         require_positive(clip_scale=self.clip_scale)
 
 
@@ -200,6 +208,12 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
         return build(annotation, value, prefix=f"{key}.")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        key_type, value_type = typing.get_args(annotation)
+        return {_coerce(k, key_type, f"{key} key"): _coerce(v, value_type, f"{key}.{k}")
+                for k, v in value.items()}
     if origin is tuple:
         if isinstance(value, str):
             value = [value]

@@ -4,7 +4,8 @@ Two policies (``SchedulerConfig.policy``):
 
 * ``fair`` (default): the compound with the fewest steps so far, and within it the geometry
   with the fewest steps (ties: dataset order). Every compound gets the same share of the
-  steps, whatever its number of geometries, and the geometries of a compound share its steps
+  steps, whatever its number of geometries (or the share its weight sets, when
+  ``compound_weights`` are given), and the geometries of a compound share its steps
   equally. Needs no statistics.
 * ``spread``: round robin until every geometry has been visited once, then the geometry with
   the largest local-energy spread (standard deviation, hartree), unless one has waited
@@ -16,7 +17,7 @@ Deterministic: the whole state is three arrays, saved in checkpoints.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -28,12 +29,14 @@ class GeometryScheduler:
     """State: ``last_step[g]`` (-1 = never trained), ``spread[g]`` (last std of E_L, hartree)
     and ``steps[g]`` (optimizer steps trained so far) for each geometry g.
 
-    ``compounds[g]`` is geometry g's compound name (the unit of the fair share).
+    ``compounds[g]`` is geometry g's compound name (the unit of the fair share);
+    ``compound_weights[name]`` its relative share under the fair policy (default 1).
     """
 
     compounds: Sequence[str]
     max_age: int
     policy: str = "fair"
+    compound_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
     last_step: np.ndarray = None  # type: ignore[assignment]
     spread: np.ndarray = None  # type: ignore[assignment]
     steps: np.ndarray = None  # type: ignore[assignment]
@@ -46,7 +49,12 @@ class GeometryScheduler:
             raise ValueError(f"scheduler max_age ({self.max_age}) must be at least the number "
                              f"of geometries ({n})")
         names = sorted(set(self.compounds), key=list(self.compounds).index)
+        unknown = sorted(set(self.compound_weights) - set(names))
+        if unknown:
+            raise ValueError(f"scheduler.compound_weights names {unknown[0]!r}, which is not a compound "
+                             f"of the dataset (compounds: {', '.join(names)})")
         self._compound = np.array([names.index(c) for c in self.compounds], dtype=np.int64)
+        self._weight = np.array([float(self.compound_weights.get(c, 1.0)) for c in names])
         if self.last_step is None:
             self.last_step = np.full(n, -1, dtype=np.int64)
         if self.spread is None:
@@ -57,7 +65,7 @@ class GeometryScheduler:
     def pick(self, step: int) -> int:
         """Index of the geometry to train at optimizer step ``step``."""
         if self.policy == "fair":
-            per_compound = np.bincount(self._compound, weights=self.steps)
+            per_compound = np.bincount(self._compound, weights=self.steps) / self._weight
             members = np.flatnonzero(self._compound == np.argmin(per_compound))
             return int(members[np.argmin(self.steps[members])])
         never = np.flatnonzero(self.last_step < 0)

@@ -66,6 +66,9 @@ class Trainer:
         for record in records:  # bad input fails here, before any computation
             record.molecule.check_elements(self.settings.elements)
         self.settings.layout  # noqa: B018  (refuses unsupported bases early)
+        self.scheduler = GeometryScheduler(
+            [r.compound for r in records], config.scheduler.max_age or 3 * len(records),
+            config.scheduler.policy, config.scheduler.compound_weights)
         self.ansatz = make_ansatz(config.model, self.settings)
         self.sharding = devices.walker_sharding(config.walkers)
         self.fingerprint = dataset_fingerprint(records)
@@ -86,9 +89,6 @@ class Trainer:
         self.divergence = DivergenceMonitor(config.divergence)
         self.learning_rate_scale = 1.0
         self.seed_key = jax.random.PRNGKey(config.seed)
-        self.scheduler = GeometryScheduler(
-            [r.compound for r in records], config.scheduler.max_age or 3 * len(records),
-            config.scheduler.policy)
         self.states = build_states(records, self.settings, self.dtype)
         self.params = self.ansatz.init(self._key(INIT_STREAM, 0), self.states[0].geometry)
         self.step = 0
