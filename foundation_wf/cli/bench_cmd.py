@@ -88,16 +88,14 @@ def timed_optimization(config: RunConfig, steps: int) -> tuple[Trainer, float, f
             config, output=folder, pretrain=dataclasses.replace(config.pretrain, steps=0),
             evaluation=dataclasses.replace(config.evaluation, steps=0),
             checkpoint=dataclasses.replace(config.checkpoint, every=10**9))
-        trainer = Trainer(dataclasses.replace(config, steps=0))
+        trainer = Trainer(config)
         try:
             trainer.prepare()
             warm_up = len({s.record.compound for s in trainer.states})
-            trainer.config = dataclasses.replace(config, steps=warm_up)
-            trainer.optimize()  # compiles one step per compound
+            trainer.optimize(until=warm_up)  # compiles one step per compound
             geometry_steps = trainer.scheduler.steps.sum()
             start, cpu = time.perf_counter(), cpu_seconds()
-            trainer.config = dataclasses.replace(config, steps=warm_up + steps)
-            trainer.optimize()
+            trainer.optimize(until=warm_up + steps)
             elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
             geometry_steps = int(trainer.scheduler.steps.sum() - geometry_steps)
         finally:

@@ -351,22 +351,23 @@ class Trainer:
         scheduler, whose next pick needs the last step's spread."""
         return 1 if self.config.scheduler.policy == "spread" else self.config.log_every
 
-    def optimize(self) -> None:
-        """Variational optimization. Steps are dispatched without waiting; their metrics are
-        fetched in blocks (every ``log_every`` steps, before each checkpoint and at the
-        end). Skipped steps are reported; too many in a row trigger a recovery from a
-        checkpoint (see ``train.divergence``), decided before any later checkpoint is
-        saved."""
+    def optimize(self, until: int | None = None) -> None:
+        """Variational optimization up to step ``until`` (default: the config's ``steps``).
+        Steps are dispatched without waiting; their metrics are fetched in blocks (every
+        ``log_every`` steps, before each checkpoint and at the end). Skipped steps are
+        reported; too many in a row trigger a recovery from a checkpoint (see
+        ``train.divergence``), decided before any later checkpoint is saved."""
         cfg = self.config
-        if self.step >= cfg.steps:
+        last = cfg.steps if until is None else until
+        if self.step >= last:
             return
-        bar = ProgressBar(cfg.steps, "VMC", initial=self.step)
+        bar = ProgressBar(last, "VMC", initial=self.step)
         skipped = 0
         pending = []
         try:
-            while self.step < cfg.steps:
+            while self.step < last:
                 pending.append(self._optimizer_step())
-                checkpoint_due = self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps
+                checkpoint_due = self.step % cfg.checkpoint.every == 0 or self.step == last
                 # Fetch after a step that is logged, so that its wall time is when it ended.
                 if not (checkpoint_due or (self.step - 1) % self._fetch_every() == 0):
                     continue
