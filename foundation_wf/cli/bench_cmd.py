@@ -14,7 +14,7 @@ import jax
 
 from foundation_wf.ansatz import PRESETS
 from foundation_wf.train import phases
-from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
+from foundation_wf.train.config import RunConfig, apply_overrides, build, load_config
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
 
@@ -43,8 +43,9 @@ def add_parser(subparsers) -> None:
                         "use over --steps optimizer steps, after one warm-up step per "
                         "compound (compilation)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="recipe settings changed for the measurement (with --recipe), "
-                             "e.g. scheduler.geometries_per_step=7")
+                        help="settings changed for the measurement, e.g. "
+                             "local_energy_chunk=32, or with --recipe "
+                             "scheduler.geometries_per_step=7")
     parser.set_defaults(run=run)
 
 
@@ -120,13 +121,11 @@ def run_recipe(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.recipe:
         return run_recipe(args)
-    if args.overrides:
-        raise ConfigError(f"settings {' '.join(args.overrides)} need --recipe")
-    config = build(RunConfig, dict(
+    config = build(RunConfig, apply_overrides(dict(
         dataset=args.dataset, geometries=[args.geometry], model=args.preset,
         walkers=args.walkers, precision=args.precision, steps=0, mcmc={"burn_in": 5},
         optim={"name": args.optimizer}, log_every=max(args.steps, 1),
-    ))
+    ), args.overrides))
     trainer, elapsed, cpu, _ = timed_optimization(config, args.steps)
     per_step = elapsed / args.steps
     state = trainer.states[0]
