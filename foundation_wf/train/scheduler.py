@@ -51,8 +51,8 @@ class GeometryScheduler:
         names = sorted(set(self.compounds), key=list(self.compounds).index)
         unknown = sorted(set(self.compound_weights) - set(names))
         if unknown:
-            raise ValueError(f"scheduler.compound_weights names {unknown[0]!r}, which is not a compound "
-                             f"of the dataset (compounds: {', '.join(names)})")
+            raise ValueError(f"scheduler.compound_weights names {unknown[0]!r}, which is not "
+                             f"a compound of the dataset (compounds: {', '.join(names)})")
         self._compound = np.array([names.index(c) for c in self.compounds], dtype=np.int64)
         self._weight = np.array([float(self.compound_weights.get(c, 1.0)) for c in names])
         if self.last_step is None:
