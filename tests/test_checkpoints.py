@@ -95,6 +95,10 @@ def test_mismatched_checkpoint_is_refused_naming_the_field(tmp_path):
     with pytest.raises(CheckpointMismatch, match="descriptors.basis"):
         Trainer(build(RunConfig, {**BASE, "output": str(tmp_path),
                                   "descriptors": {"basis": "sto-3g"}}))
+    with pytest.raises(CheckpointMismatch,
+                       match="descriptors.reference='unrestricted', this run has 'restricted'"):
+        Trainer(build(RunConfig, {**BASE, "output": str(tmp_path),
+                                  "descriptors": {"reference": "restricted"}}))
 
 
 def test_scheduler_round_robin_then_spread_with_age_limit():

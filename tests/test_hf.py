@@ -33,6 +33,44 @@ def test_open_shell_uses_rohf_with_right_orbital_counts():
     assert result.descriptors[1].shape == (1, 1, SETTINGS.layout.n_features)
 
 
+UNRESTRICTED = DescriptorSettings(reference="unrestricted")
+RESTRICTED = DescriptorSettings(reference="restricted")
+
+
+def h_chain(n_atoms: int, spacing: float) -> Molecule:
+    return Molecule.from_symbols(["H"] * n_atoms, [[0, 0, spacing * i] for i in range(n_atoms)],
+                                 unit="bohr")
+
+
+def test_unrestricted_reference_keeps_stable_rhf_and_breaks_stretched_bonds():
+    near_equilibrium = h_chain(2, 1.4)
+    np.testing.assert_array_equal(geometry_hf(near_equilibrium, UNRESTRICTED).descriptors[0],
+                                  geometry_hf(near_equilibrium, RESTRICTED).descriptors[0])
+    stretched = h_chain(2, 3.6)
+    rhf, uhf = hartree_fock(stretched, RESTRICTED), hartree_fock(stretched, UNRESTRICTED)
+    direct = scf.UHF(pyscf_molecule(stretched, "sto-6g"))
+    assert uhf.method == "UHF" and rhf.method == "RHF"
+    assert uhf.energy < rhf.energy - 0.1  # 134 mHa in STO-6G
+    # Up and down electrons sit on different atoms (Mulliken-like weights of the 1s AOs).
+    up_atom, down_atom = np.abs(uhf.coeff_up[:, 0]).argmax(), np.abs(uhf.coeff_down[:, 0]).argmax()
+    assert {up_atom, down_atom} == {0, 1}
+    # The localized orbitals carry the UHF density: PySCF's energy of it is the UHF energy.
+    density = np.stack([uhf.coeff_up @ uhf.coeff_up.T, uhf.coeff_down @ uhf.coeff_down.T])
+    assert direct.energy_tot(density) == pytest.approx(uhf.energy, abs=1e-8)
+
+
+def test_unrestricted_spin_choice_is_rotation_invariant():
+    chain = h_chain(4, 2.8)
+    rotation = random_rotation(np.random.default_rng(5))
+    turned = chain.with_coords(chain.coords @ rotation.T)
+    for original, rotated in zip(geometry_hf(chain, UNRESTRICTED).descriptors,
+                                 geometry_hf(turned, UNRESTRICTED).descriptors):
+        # s entries: which atoms each spin's orbitals sit on does not change.
+        s_index = UNRESTRICTED.layout.s_index
+        weights = lambda d: np.sort(np.abs(d[..., s_index]).sum(-1).argmax(0))  # noqa: E731
+        np.testing.assert_array_equal(weights(original), weights(rotated))
+
+
 def test_descriptor_layout_is_molecule_independent():
     h2 = geometry_hf(Molecule.from_symbols(["H", "H"], [[0, 0, 0], [0, 0, 1.4]], unit="bohr"),
                      SETTINGS)

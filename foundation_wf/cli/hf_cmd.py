@@ -8,6 +8,7 @@ import argparse
 from foundation_wf.data.io import load_geometries
 from foundation_wf.train.loggers import progress
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, geometry_hf
+from foundation_wf.hf.settings import REFERENCES
 
 
 def add_parser(subparsers) -> None:
@@ -19,6 +20,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("dataset", help="dataset name under datasets/, folder or .jsonl file")
     add_descriptor_arguments(parser)
+    parser.add_argument("--reference", choices=REFERENCES, default=DescriptorSettings().reference,
+                        help="restricted (RHF/ROHF) or unrestricted (UHF where the restricted "
+                             "solution is unstable, as for stretched bonds; the default)")
     parser.set_defaults(run=run)
 
 
@@ -33,7 +37,8 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = DescriptorSettings(basis=args.basis, elements=tuple(args.elements))
+    settings = DescriptorSettings(basis=args.basis, elements=tuple(args.elements),
+                                  reference=args.reference)
     records = load_geometries(args.dataset)
     for record in records:  # bad input fails here, before any SCF
         record.molecule.check_elements(settings.elements)

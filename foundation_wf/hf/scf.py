@@ -1,9 +1,12 @@
 """Hartree-Fock with PySCF and Foster-Boys localization of the occupied orbitals.
 
-Closed shells (2S = 0) use RHF; open shells use ROHF, so up and down electrons share spatial
-orbitals: the down set is the doubly occupied orbitals, the up set adds the singly occupied
-ones. Each set is localized separately (a determinant is invariant under rotations within its
-occupied space), then ordered and signed by a deterministic convention.
+Restricted reference: closed shells (2S = 0) use RHF; open shells use ROHF, so up and down
+electrons share spatial orbitals: the down set is the doubly occupied orbitals, the up set
+adds the singly occupied ones. Unrestricted reference: UHF started along the restricted
+solution's instability (RHF -> UHF) or from its spin densities (ROHF), then moved along its
+own instabilities until it is stable; where the restricted solution is itself stable, it is
+kept, so near equilibrium both references give the same descriptors. Each spin's set is localized separately (a determinant is invariant under
+rotations within its occupied space), then ordered and signed by a deterministic convention.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import dataclasses
 
 import numpy as np
 from pyscf import gto, lo, scf
+from pyscf.scf import stability
 
 from foundation_wf.hf.settings import DescriptorSettings
 from foundation_wf.systems import Molecule
@@ -19,6 +23,12 @@ from foundation_wf.systems import Molecule
 # Orbitals are ordered by their charge centroid, rounded to this many bohr so that SCF noise
 # cannot reorder orbitals whose centroids differ by less.
 CENTROID_ROUNDING_BOHR = 1e-4
+# A UHF solution less than this far below the restricted one (hartree) is the restricted one.
+UHF_LOWERING_HA = 1e-7
+# At most this many rounds of UHF stability analysis and restart.
+UHF_STABILITY_ROUNDS = 10
+# Spin populations equal to within this many electrons count as a tie.
+SPIN_POPULATION_ROUNDING = 1e-6
 
 
 class SCFConvergenceError(RuntimeError):
@@ -31,7 +41,7 @@ class HFOrbitals:
 
     Attributes:
       energy: HF total energy in hartree (nuclear repulsion included).
-      method: "RHF" or "ROHF".
+      method: "RHF", "ROHF" or "UHF".
       coeff_up: AO coefficients of the up-spin orbitals, float64 [n_ao, n_up].
       coeff_down: AO coefficients of the down-spin orbitals, float64 [n_ao, n_down].
     """
@@ -54,12 +64,11 @@ def pyscf_molecule(molecule: Molecule, basis: str) -> gto.Mole:
     )
 
 
-def run_scf(mol: gto.Mole, name: str) -> scf.hf.SCF:
-    """Converged RHF (closed shell) or ROHF (open shell); second-order retry on failure."""
-    mf = scf.RHF(mol) if mol.spin == 0 else scf.ROHF(mol)
+def converge(mf: scf.hf.SCF, name: str, dm0=None) -> scf.hf.SCF:
+    """Run an SCF to 1e-10 Ha from ``dm0`` (default guess if None); second-order retry."""
     mf.conv_tol = 1e-10
     mf.max_cycle = 200
-    mf.kernel()
+    mf.kernel(dm0)
     if not mf.converged:
         mf = mf.newton()
         mf.kernel(mf.make_rdm1())
@@ -69,6 +78,55 @@ def run_scf(mol: gto.Mole, name: str) -> scf.hf.SCF:
             "(tried DIIS and the second-order solver)"
         )
     return mf
+
+
+def run_scf(mol: gto.Mole, name: str) -> scf.hf.SCF:
+    """Converged RHF (closed shell) or ROHF (open shell)."""
+    return converge(scf.RHF(mol) if mol.spin == 0 else scf.ROHF(mol), name)
+
+
+def run_uhf(mol: gto.Mole, restricted: scf.hf.SCF, name: str) -> scf.uhf.UHF | None:
+    """The stable UHF solution reached from ``restricted``, or None where it is no lower.
+
+    A closed shell starts from the RHF -> UHF instability of PySCF's external stability
+    analysis (the UHF analysis at the RHF point misses it: its search space starts with the
+    spin-symmetric direction only); an open shell from the ROHF spin densities. Each round
+    then follows the lowest internal UHF instability and re-converges.
+    """
+    if mol.spin == 0:
+        rotated, stable = stability.rhf_external(restricted, return_status=True, verbose=0)
+        if stable:
+            return None
+        occupied = (restricted.mo_occ > 0).astype(float)
+        density = scf.UHF(mol).make_rdm1(rotated, (occupied, occupied))
+    else:
+        density = restricted.make_rdm1()
+    mf = converge(scf.UHF(mol), name, density)
+    for _ in range(UHF_STABILITY_ROUNDS):
+        rotated, _, stable, _ = mf.stability(return_status=True, verbose=0)
+        if stable:
+            break
+        mf = converge(scf.UHF(mol), name, mf.make_rdm1(rotated, mf.mo_occ))
+    if mf.e_tot > restricted.e_tot - UHF_LOWERING_HA:
+        return None
+    return mf
+
+
+def up_spin_first(mf: scf.uhf.UHF) -> tuple[np.ndarray, np.ndarray]:
+    """Occupied (up, down) UHF coefficients, with a fixed choice of which set is up.
+
+    With as many up as down electrons, the spin-flipped UHF solution is as good; the set
+    whose spin density is larger on the atom of largest spin population (the first such atom
+    in input order on a tie) is called up. Rotations and translations leave it unchanged.
+    """
+    alpha = mf.mo_coeff[0][:, mf.mo_occ[0] > 0]
+    beta = mf.mo_coeff[1][:, mf.mo_occ[1] > 0]
+    if alpha.shape[1] != beta.shape[1]:
+        return alpha, beta
+    _, spin_population = mf.mulliken_spin_pop(verbose=0)  # per AO, per atom
+    rounded = np.round(spin_population / SPIN_POPULATION_ROUNDING)
+    atom = int(np.argmax(np.abs(rounded)))
+    return (beta, alpha) if rounded[atom] < 0 else (alpha, beta)
 
 
 def canonicalize(mol: gto.Mole, coeff: np.ndarray, fix_signs: bool = True) -> np.ndarray:
@@ -146,20 +204,27 @@ def localize(mol: gto.Mole, coeff: np.ndarray, method: str) -> np.ndarray:
 def hartree_fock(molecule: Molecule, settings: DescriptorSettings) -> HFOrbitals:
     """Run HF and return the localized, canonicalized occupied orbitals of both spins."""
     molecule.check_elements(settings.elements)
+    name = molecule.name or molecule.formula
     mol = pyscf_molecule(molecule, settings.basis)
-    mf = run_scf(mol, molecule.name or molecule.formula)
-    doubly = mf.mo_coeff[:, mf.mo_occ == 2]
-    singly = mf.mo_coeff[:, mf.mo_occ == 1]
-    up = np.concatenate([doubly, singly], axis=1)
+    mf = run_scf(mol, name)
+    unrestricted = run_uhf(mol, mf, name) if settings.reference == "unrestricted" else None
     fix_signs = settings.orbital_signs == "canonical"
-    up = canonicalize(mol, localize(mol, up, settings.localization), fix_signs)
-    if mol.spin == 0:
-        down = up.copy()
+
+    def localized(coeff: np.ndarray) -> np.ndarray:
+        return canonicalize(mol, localize(mol, coeff, settings.localization), fix_signs)
+
+    if unrestricted is not None:
+        up, down = (localized(c) for c in up_spin_first(unrestricted))
+        energy, method = unrestricted.e_tot, "UHF"
     else:
-        down = canonicalize(mol, localize(mol, doubly, settings.localization), fix_signs)
+        doubly = mf.mo_coeff[:, mf.mo_occ == 2]
+        singly = mf.mo_coeff[:, mf.mo_occ == 1]
+        up = localized(np.concatenate([doubly, singly], axis=1))
+        down = up.copy() if mol.spin == 0 else localized(doubly)
+        energy, method = mf.e_tot, "RHF" if mol.spin == 0 else "ROHF"
     return HFOrbitals(
-        energy=float(mf.e_tot),
-        method="RHF" if mol.spin == 0 else "ROHF",
+        energy=float(energy),
+        method=method,
         coeff_up=np.ascontiguousarray(up),
         coeff_down=np.ascontiguousarray(down),
     )

@@ -19,6 +19,7 @@ from foundation_wf.systems import ELEMENT_SYMBOLS, atomic_number
 DEFAULT_ELEMENTS: tuple[str, ...] = tuple(ELEMENT_SYMBOLS[1:11])  # H .. Ne
 LOCALIZATIONS = ("boys",)
 ORBITAL_SIGNS = ("canonical", "raw")
+REFERENCES = ("restricted", "unrestricted")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +33,19 @@ class DescriptorSettings:
       orbital_signs: "canonical" (the s-type coefficient of largest magnitude is positive,
         unchanged by rotations) or "raw" (signs as the localizer returns them: they flip
         at random along a rotation; the baseline of ``fwf phase-demo``).
+      reference: "restricted" (RHF for closed shells, ROHF for open ones: up and down
+        electrons share spatial orbitals) or "unrestricted" (the default; UHF, following the
+        restricted solution's instabilities: where it is stable, as near equilibrium, the
+        descriptors are the restricted ones; where bonds are stretched, up and down orbitals
+        localize on different atoms, which describes bond breaking far better: UHF is
+        134 mHa below RHF for H2 at 3.6 bohr in STO-6G).
     """
 
     basis: str = "sto-6g"
     elements: tuple[str, ...] = DEFAULT_ELEMENTS
     localization: str = "boys"
     orbital_signs: str = "canonical"
+    reference: str = "unrestricted"
 
     def __post_init__(self) -> None:
         elements = tuple(ELEMENT_SYMBOLS[atomic_number(e)] for e in self.elements)
@@ -53,17 +61,22 @@ class DescriptorSettings:
         if self.orbital_signs not in ORBITAL_SIGNS:
             raise ValueError(
                 f"orbital_signs must be one of {ORBITAL_SIGNS}, got {self.orbital_signs!r}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
     def to_dict(self) -> dict:
         return {"basis": self.basis, "elements": list(self.elements),
-                "localization": self.localization, "orbital_signs": self.orbital_signs}
+                "localization": self.localization, "orbital_signs": self.orbital_signs,
+                "reference": self.reference}
 
     @classmethod
     def from_dict(cls, data: dict) -> "DescriptorSettings":
-        # Checkpoints written before orbital_signs existed used canonical signs.
+        # Checkpoints written before orbital_signs (reference) existed used canonical signs
+        # (restricted HF).
         return cls(basis=data["basis"], elements=tuple(data["elements"]),
                    localization=data["localization"],
-                   orbital_signs=data.get("orbital_signs", "canonical"))
+                   orbital_signs=data.get("orbital_signs", "canonical"),
+                   reference=data.get("reference", "restricted"))
 
     @property
     def layout(self) -> "DescriptorLayout":

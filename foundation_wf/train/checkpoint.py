@@ -20,13 +20,16 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from foundation_wf.hf.settings import DescriptorSettings
+
 CHECKPOINT_DIR = "checkpoints"
 # Version of what a checkpoint holds and how (items, meta fields); raise it when that changes.
 FORMAT_VERSION = 1
 UNREADABLE_DIR = "unreadable_checkpoints"
 # Meta fields that must match between a checkpoint and the run that loads it.
 COMPATIBILITY_FIELDS = ("descriptors.basis", "descriptors.elements",
-                        "descriptors.localization", "model.preset", "model.config")
+                        "descriptors.localization", "descriptors.orbital_signs",
+                        "descriptors.reference", "model.preset", "model.config")
 
 
 class CheckpointMismatch(ValueError):
@@ -128,7 +131,10 @@ def _lookup(meta: dict, dotted: str) -> Any:
 
 
 def check_compatible(checkpoint_meta: dict, run_meta: dict) -> None:
-    """Raise CheckpointMismatch naming the first field that differs."""
+    """Raise CheckpointMismatch naming the first field that differs (descriptor settings a
+    checkpoint predates take the values it was made with)."""
+    descriptors = DescriptorSettings.from_dict(checkpoint_meta["descriptors"]).to_dict()
+    checkpoint_meta = {**checkpoint_meta, "descriptors": descriptors}
     for field in COMPATIBILITY_FIELDS:
         saved, wanted = _lookup(checkpoint_meta, field), _lookup(run_meta, field)
         if saved != wanted:
