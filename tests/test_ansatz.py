@@ -166,3 +166,26 @@ def test_an_atom_beyond_the_cutoff_changes_nothing():
     x = electrons_near(LIH, jax.random.PRNGKey(9))
     np.testing.assert_allclose(batch_log_psi(params, extended, x)[1],
                                batch_log_psi(params, geo, x)[1], atol=1e-10)
+
+
+def test_cross_spin_blocks_can_build_the_singlet_resonance_of_a_stretched_bond():
+    """Stretched H2 with UHF descriptors: up orbital A on atom 0, down orbital B on atom 1,
+    mirror images of each other. The mirror plane between the atoms maps the walker
+    (up at r1, down at r2) to (up at m(r2), down at m(r1)) and orbital A onto B, so
+    the two cross-spin entries of det = A(1) B(2) - Phi_01 Phi_10 are the same function up to
+    the model's cross_spin_sign: -1 lets the cross term add B(1) A(2) (Heitler-London
+    singlet), not subtract it."""
+    unrestricted = DescriptorSettings(reference="unrestricted")
+    ansatz = make_ansatz("tiny", unrestricted)
+    h2 = hydrogen_chain(2, 3.6)
+    geo = geometry_input(h2, geometry_hf(h2, unrestricted), unrestricted, jnp.float64)
+    params = _perturbed(ansatz.init(jax.random.PRNGKey(2), geo), jax.random.PRNGKey(3), 0.3)
+    mirror = lambda r: r * jnp.array([1.0, 1.0, -1.0]) + jnp.array([0.0, 0.0, 3.6])  # noqa
+    x = jnp.asarray([[[0.2, -0.1, 0.4], [-0.3, 0.5, 2.9]]])
+    x_mirrored = jnp.stack([mirror(x[:, 1]), mirror(x[:, 0])], axis=1)
+    phi = ansatz.batch_slater_matrices(params, geo, x)[0, 0]
+    phi_mirrored = ansatz.batch_slater_matrices(params, geo, x_mirrored)[0, 0]
+    assert ansatz.config.cross_spin_sign == -1
+    assert abs(phi[0, 1]) > 1e-3  # the cross-spin entries are not zero
+    np.testing.assert_allclose(phi_mirrored[0, 0], phi[1, 1], atol=1e-8)
+    np.testing.assert_allclose(phi_mirrored[1, 0], -phi[0, 1], atol=1e-8)

@@ -43,6 +43,13 @@ class ModelConfig:
         made odd (features, directions) and even (exponents) in each orbital's descriptor, so
         flipping an orbital's sign flips only the sign of psi. False feeds the descriptors
         as given, without the symmetrisation: the baseline of ``fwf phase-demo``.
+      cross_spin_sign: +1 or -1, the sign of the Slater block of down electrons in up
+        orbitals relative to that of up electrons in down orbitals (both made by the same
+        functions, as the orbital GNN treats the spins alike). With -1 the two blocks build
+        the singlet resonance of a stretched bond: for H2 with up orbital A and down orbital B,
+        det = A(1) B(2) + c^2 B(1) A(2), the Heitler-London singlet at c = 1; with +1 they can
+        only build the triplet-like A(1) B(2) - c^2 B(1) A(2), which a singlet ground state
+        penalises. Checkpoints written before this field existed used +1.
     """
 
     gnn_width: int = 32
@@ -60,13 +67,16 @@ class ModelConfig:
     p_channels: int = 2
     neighbour_mean: bool = True
     phase_equivariant: bool = True
+    cross_spin_sign: int = -1
 
     def __post_init__(self):
+        if self.cross_spin_sign not in (1, -1):
+            raise ValueError(f"model cross_spin_sign must be +1 or -1, got {self.cross_spin_sign}")
         for name in ("gnn_cutoff", "embedding_cutoff", "orbital_cutoff"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"model {name} must be positive, got {getattr(self, name)}")
         for field in dataclasses.fields(self):
-            if field.type == "int" and getattr(self, field.name) < 1:
+            if field.type == "int" and field.name != "cross_spin_sign" and getattr(self, field.name) < 1:
                 raise ValueError(f"model {field.name} must be at least 1, "
                                  f"got {getattr(self, field.name)}")
 
@@ -88,7 +98,7 @@ PRESETS: dict[str, ModelConfig] = {
 
 # ModelConfig fields added after checkpoints were shipped, each with the value that reproduces
 # the ansatz of a checkpoint written before the field existed (which does not record it).
-LEGACY_FIELD_VALUES = {"neighbour_mean": False}
+LEGACY_FIELD_VALUES = {"neighbour_mean": False, "cross_spin_sign": 1}
 
 
 def preset_name(config: ModelConfig) -> str:

@@ -6,7 +6,8 @@ Slater entries, for determinant d, electron i and orbital k (s = spin relation o
                       * (<h_i, f[s,d]_Ik> + <q[s,d]_i, U[s,d]_Ik (r_i - R_I)>)
 
 with c the smooth cutoff at ``orbital_cutoff``. Dense determinants over both spins (up and
-down orbitals for every electron), combined by a stable log-sum-exp of slogdets, times a
+down orbitals for every electron; the block of down electrons in up orbitals carries the sign
+``ModelConfig.cross_spin_sign``), combined by a stable log-sum-exp of slogdets, times a
 fixed-cusp electron-electron Jastrow factor of the same range and a learned factor
 exp(sum_i u(h_i)) of the electron features.
 
@@ -114,7 +115,9 @@ class TransferableWavefunction(nn.Module):
         directional = jnp.einsum("isdp,sdakpx,iax->sdiak", q, orbitals.directions, offset)
         phi = jnp.sum(envelope * (scalar + directional), axis=3)  # [2, n_det, N, K]
         relation = spin_relation(geometry.n_up, n)
-        return jnp.where(relation[None] == 0, phi[0], phi[1])
+        down_electron = electron_spins(geometry.n_up, n)[:, None]
+        cross = jnp.where(down_electron, cfg.cross_spin_sign * phi[1], phi[1])
+        return jnp.where(relation[None] == 0, phi[0], cross)
 
     def log_psi(self, orbitals: OrbitalParameters, geometry: GeometryInput,
                 electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
