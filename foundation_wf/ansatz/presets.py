@@ -76,7 +76,9 @@ class ModelConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"model {name} must be positive, got {getattr(self, name)}")
         for field in dataclasses.fields(self):
-            if field.type == "int" and field.name != "cross_spin_sign" and getattr(self, field.name) < 1:
+            if field.name == "cross_spin_sign":
+                continue
+            if field.type == "int" and getattr(self, field.name) < 1:
                 raise ValueError(f"model {field.name} must be at least 1, "
                                  f"got {getattr(self, field.name)}")
 

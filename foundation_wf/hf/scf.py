@@ -5,8 +5,9 @@ electrons share spatial orbitals: the down set is the doubly occupied orbitals, 
 adds the singly occupied ones. Unrestricted reference: UHF started along the restricted
 solution's instability (RHF -> UHF) or from its spin densities (ROHF), then moved along its
 own instabilities until it is stable; where the restricted solution is itself stable, it is
-kept, so near equilibrium both references give the same descriptors. Each spin's set is localized separately (a determinant is invariant under
-rotations within its occupied space), then ordered and signed by a deterministic convention.
+kept, so near equilibrium both references give the same descriptors. Each spin's set is
+localized separately (a determinant is invariant under rotations within its occupied space),
+then ordered and signed by a deterministic convention.
 """
 
 from __future__ import annotations
