@@ -5,7 +5,7 @@ import pytest
 from pyscf import scf
 
 from foundation_wf import Molecule
-from foundation_wf.data.generators import random_rotation
+from foundation_wf.data.generators import hydrogen_chain, random_rotation
 from foundation_wf.hf import (
     DescriptorCache, DescriptorSettings, geometry_hf, hartree_fock, pyscf_molecule,
 )
@@ -37,16 +37,11 @@ UNRESTRICTED = DescriptorSettings(reference="unrestricted")
 RESTRICTED = DescriptorSettings(reference="restricted")
 
 
-def h_chain(n_atoms: int, spacing: float) -> Molecule:
-    return Molecule.from_symbols(["H"] * n_atoms, [[0, 0, spacing * i] for i in range(n_atoms)],
-                                 unit="bohr")
-
-
 def test_unrestricted_reference_keeps_stable_rhf_and_breaks_stretched_bonds():
-    near_equilibrium = h_chain(2, 1.4)
+    near_equilibrium = hydrogen_chain(2, 1.4)
     np.testing.assert_array_equal(geometry_hf(near_equilibrium, UNRESTRICTED).descriptors[0],
                                   geometry_hf(near_equilibrium, RESTRICTED).descriptors[0])
-    stretched = h_chain(2, 3.6)
+    stretched = hydrogen_chain(2, 3.6)
     rhf, uhf = hartree_fock(stretched, RESTRICTED), hartree_fock(stretched, UNRESTRICTED)
     direct = scf.UHF(pyscf_molecule(stretched, "sto-6g"))
     assert uhf.method == "UHF" and rhf.method == "RHF"
@@ -60,7 +55,7 @@ def test_unrestricted_reference_keeps_stable_rhf_and_breaks_stretched_bonds():
 
 
 def test_unrestricted_spin_choice_is_rotation_invariant():
-    chain = h_chain(4, 2.8)
+    chain = hydrogen_chain(4, 2.8)
     rotation = random_rotation(np.random.default_rng(5))
     turned = chain.with_coords(chain.coords @ rotation.T)
     for original, rotated in zip(geometry_hf(chain, UNRESTRICTED).descriptors,

@@ -20,18 +20,19 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("dataset", help="dataset name under datasets/, folder or .jsonl file")
     add_descriptor_arguments(parser)
-    parser.add_argument("--reference", choices=REFERENCES, default=DescriptorSettings().reference,
-                        help="restricted (RHF/ROHF) or unrestricted (UHF where the restricted "
-                             "solution is unstable, as for stretched bonds; the default)")
     parser.set_defaults(run=run)
 
 
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
-    """--basis, --elements and --cache-dir: the descriptor settings of the HF table."""
+    """--basis, --elements, --reference and --cache-dir: the descriptor settings of the HF
+    table."""
     defaults = DescriptorSettings()
     parser.add_argument("--basis", default=defaults.basis, help="PySCF basis (default sto-6g)")
     parser.add_argument("--elements", nargs="+", default=list(defaults.elements),
                         help="element set of the descriptors (default H..Ne)")
+    parser.add_argument("--reference", choices=REFERENCES, default=defaults.reference,
+                        help="restricted (RHF/ROHF) or unrestricted (UHF where the restricted "
+                             "solution is unstable, as for stretched bonds; the default)")
     parser.add_argument("--cache-dir", default=None,
                         help="HF cache folder (default $FWF_CACHE_DIR or ~/.cache/foundation_wf/hf)")
 
