@@ -67,6 +67,21 @@ def test_every_parameter_has_a_kfac_block(h2_run):
     assert kinds["['params']['gnn']['node_in']['kernel']"] == "NaiveDiagonal"
 
 
+@pytest.mark.slow
+def test_float32_run_trains_in_a_process_with_x64_on(tmp_path):
+    """The suite runs with x64 on, as a process does after any float64 job; a float32 run
+    there must still take KFAC steps (kfac-jax makes its Fisher factors in the default
+    float dtype, float64) and keep float32 parameters."""
+    assert jax.config.jax_enable_x64
+    config = {**FAST, "precision": "float32", "steps": 5, "pretrain": {"steps": 2},
+              "output": str(tmp_path / "run")}
+    trainer = Trainer(build(RunConfig, config))
+    results = trainer.run()
+    assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(trainer.params)} == {np.dtype(np.float32)}
+    stats = results["H2_R1.4"]
+    assert np.isfinite(stats.mean) and stats.mean > -1.17447571422 - 3 * stats.error
+
+
 def test_config_errors_name_the_key(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("dataset: reference\nwalkers: 64\n")

@@ -112,7 +112,11 @@ def make_energy_loss(ansatz: Ansatz, clip_scale: float = 5.0) -> Callable:
         log_abs_value, log_abs_tangent = jax.jvp(
             lambda p: walker_major_log_abs(ansatz, p, batch["geometry"], batch["electrons"]),
             (params,), (tangents[0],))
-        kfac_jax.register_normal_predictive_distribution(log_abs_value[:, None])
+        # kfac-jax builds its Fisher factors for this output with JAX's default float dtype
+        # (float64 whenever x64 is on, even in a float32 run), so the registered output
+        # takes that dtype; the cast is the identity when the two agree.
+        kfac_jax.register_normal_predictive_distribution(
+            log_abs_value[:, None].astype(jnp.result_type(float)))
         loss_tangent = 2.0 * jnp.sum(weights.reshape(-1) * log_abs_tangent)
         return (loss, aux), (loss_tangent, jax.tree_util.tree_map(jnp.zeros_like, aux))
 
