@@ -54,7 +54,7 @@ def test_every_parameter_has_a_kfac_block(h2_run):
     trainer = h2_run[0]
     optimizer = make_optimizer(OptimizerConfig(), trainer.loss)
     params = jax.tree_util.tree_map(np.array, trainer.params)
-    optimizer.init(params, jax.random.PRNGKey(0), trainer._template_batch((0,)))
+    optimizer.init(params, jax.random.PRNGKey(0), trainer.template_batch((0,)))
     estimator = optimizer.kfac._estimator
     block_of = estimator.params_block_index
     flat = jax.tree_util.tree_leaves_with_path(block_of)

@@ -52,13 +52,13 @@ def unfused_step(trainer, params, opt_state, walkers, geometry, key):
 
 
 def test_fused_step_gives_the_parameters_of_the_unfused_reference(trainer):
-    geometry = trainer._stacked_geometry((0, 1))
+    geometry = trainer.stacked_geometry((0, 1))
     walkers = stack([s.walkers for s in trainer.states])
     fused = (copy(trainer.params), copy(trainer.opt_state), copy(walkers))
     reference = (copy(trainer.params), copy(trainer.opt_state), copy(walkers))
     for step in range(3):
         key = jax.random.PRNGKey(step)
-        *fused, metrics = trainer._train_step(*fused, geometry, key)
+        *fused, metrics = trainer.train_step(*fused, geometry, key)
         *reference, energy = unfused_step(trainer, *reference, geometry, key)
         metrics = np.asarray(metrics)
         assert metrics.shape == (2, len(compiled.STEP_METRICS))
@@ -75,14 +75,14 @@ def test_fused_step_gives_the_parameters_of_the_unfused_reference(trainer):
 
 
 def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
-    geometry = trainer._stacked_geometry((0, 1))
+    geometry = trainer.stacked_geometry((0, 1))
     walkers = stack([s.walkers for s in trainer.states])
     n_walkers = walkers.electrons.shape[1]
     column = {name: i for i, name in enumerate(compiled.STEP_METRICS)}
 
     # One walker of geometry 1 at NaN: left out of energy and gradient, counted, applied.
     one_bad = copy(walkers).replace(electrons=walkers.electrons.at[1, 3].set(jnp.nan))
-    params, _, _, metrics = trainer._train_step(copy(trainer.params), copy(trainer.opt_state),
+    params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
                                                 one_bad, geometry, jax.random.PRNGKey(7))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, 1]
@@ -92,7 +92,7 @@ def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
     # Every walker of geometry 1 at NaN: no finite energy, the update is not applied.
     all_bad = copy(walkers).replace(electrons=walkers.electrons.at[1].set(jnp.nan))
     before = copy(trainer.params)
-    params, _, _, metrics = trainer._train_step(copy(trainer.params), copy(trainer.opt_state),
+    params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
                                                 all_bad, geometry, jax.random.PRNGKey(8))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, n_walkers]

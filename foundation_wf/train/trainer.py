@@ -29,7 +29,7 @@ import yaml
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.ansatz.presets import preset_name
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.train import checkpoint, compiled, devices, evaluation, phases
+from foundation_wf.train import checkpoint, compiled, devices, evaluation, phases, step_metrics
 from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
@@ -165,19 +165,19 @@ class Trainer:
         for callback in self.callbacks:
             callback(row)
 
-    def _stacked_geometry(self, indices: tuple[int, ...]):
+    def stacked_geometry(self, indices: tuple[int, ...]):
         """The network inputs of geometries ``indices`` stacked along a leading axis (built
         once per group)."""
         if indices not in self._stacked_geometries:
             self._stacked_geometries[indices] = stack([self.states[i].geometry for i in indices])
         return self._stacked_geometries[indices]
 
-    def _template_batch(self, indices: tuple[int, ...]) -> dict:
+    def template_batch(self, indices: tuple[int, ...]) -> dict:
         """A loss batch of geometries ``indices`` with the right structure and shapes, for
         the optimizer's init, which reads only those (its state is the same with the real
         local energies; zeros spare a Laplacian and its compilation at start-up)."""
         electrons = jnp.stack([self.states[i].walkers.electrons for i in indices])
-        return {"electrons": electrons, "geometry": self._stacked_geometry(indices),
+        return {"electrons": electrons, "geometry": self.stacked_geometry(indices),
                 "local_energies": jnp.zeros(electrons.shape[:2], electrons.dtype)}
 
     # ----- phases ------------------------------------------------------------------------
@@ -228,12 +228,12 @@ class Trainer:
                 optim, learning_rate=optim.learning_rate * self.learning_rate_scale)
         self.optimizer = compiled.optimizer_for(optim, self.loss)
         self._optimizer_scale = self.learning_rate_scale
-        self._train_step = compiled.training_step(self._functions, self.optimizer.step)
+        self.train_step = compiled.training_step(self._functions, self.optimizer.step)
 
     def _init_optimizer(self) -> None:
         self._build_optimizer()
         self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
-                                             self._template_batch((0,)))
+                                             self.template_batch((0,)))
         self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
                                                         self.sharding)
 
@@ -296,60 +296,31 @@ class Trainer:
             self._open_metrics(append=True, wall_time=wall_time)
 
     # ----- optimization ------------------------------------------------------------------
-    def _optimizer_step(self) -> tuple[int, tuple[int, ...], tuple[int, ...], jax.Array]:
-        """Dispatch one optimizer step on the geometries the scheduler picks; (step, their
-        indices, how many steps each has now had, metrics on the device). Nothing is
-        fetched: see ``_fetch_rows``."""
+    def dispatch_step(self) -> step_metrics.DispatchedStep:
+        """Dispatch one optimizer step on the geometries the scheduler picks. Nothing is
+        fetched: its metrics stay on the device (see ``step_metrics.fetched_rows``)."""
         indices = tuple(self.scheduler.pick_group(
             self.step, self.config.scheduler.geometries_per_step))
         for index in indices:
             self.scheduler.record(index, self.step)
         counts = tuple(int(self.scheduler.steps[index]) for index in indices)
         walkers = stack([self.states[i].walkers for i in indices])
-        self.params, self.opt_state, walkers, metrics = self._train_step(
-            self.params, self.opt_state, walkers, self._stacked_geometry(indices),
+        self.params, self.opt_state, walkers, metrics = self.train_step(
+            self.params, self.opt_state, walkers, self.stacked_geometry(indices),
             self._key(VMC_STREAM, self.step))
         for position, index in enumerate(indices):
             self.states[index].walkers = jax.tree_util.tree_map(lambda a: a[position], walkers)
         self.step += 1
-        return self.step - 1, indices, counts, metrics
+        return step_metrics.DispatchedStep(self.step - 1, indices, counts, metrics)
 
-    def _fetch_rows(self, pending: list[tuple[int, tuple[int, ...], tuple[int, ...], jax.Array]]
-                    ) -> list[list[dict]]:
-        """The metrics rows (one per geometry) of each dispatched step, fetched in one
-        transfer; their local-energy spreads go to the scheduler."""
-        values = jax.device_get([metrics for *_, metrics in pending])
-        steps = []
-        for (step, indices, counts, _), matrix in zip(pending, values):
-            rows = []
-            for index, count, vector in zip(indices, counts, matrix):
-                metrics = dict(zip(compiled.STEP_METRICS, (float(v) for v in vector)))
-                self.scheduler.observe(index, math.sqrt(metrics["variance"])
-                                       if not metrics["skipped"] else math.nan)
-                state = self.states[index]
-                rows.append({
-                    "phase": "vmc", "step": step, "geometry": state.name,
-                    "compound": state.record.compound, "geometry_steps": count,
-                    **{key: (value if math.isfinite(value) else None)
-                       for key, value in metrics.items() if key in ("energy", "variance")},
-                    "acceptance": metrics["acceptance"], "step_size": metrics["step_size"],
-                    "skipped": bool(metrics["skipped"]),
-                    "nonfinite_walkers": int(metrics["nonfinite_walkers"])})
-            steps.append(rows)
+    def _fetch_rows(self, pending: list[step_metrics.DispatchedStep]) -> list[list[dict]]:
+        """The rows of the pending steps; their local-energy spreads go to the scheduler."""
+        steps = step_metrics.fetched_rows(pending, [s.name for s in self.states],
+                                          [s.record.compound for s in self.states])
+        for step, rows in zip(pending, steps):
+            for index, row in zip(step.indices, rows):
+                self.scheduler.observe(index, step_metrics.local_energy_spread(row))
         return steps
-
-    def _logged(self, row: dict) -> bool:
-        """Whether a step's row goes to the metrics files: every ``log_every``-th step of
-        each geometry (counted per geometry, so that no compound is missed when the
-        scheduler's cycle and ``log_every`` share a factor), its first, the run's last
-        step and every skipped step."""
-        return ((row["geometry_steps"] - 1) % self.config.log_every == 0
-                or row["step"] == self.config.steps - 1 or row["skipped"])
-
-    def _fetch_every(self) -> int:
-        """Steps dispatched between metric fetches: ``log_every``, or 1 for the spread
-        scheduler, whose next pick needs the last step's spread."""
-        return 1 if self.config.scheduler.policy == "spread" else self.config.log_every
 
     def optimize(self, until: int | None = None) -> None:
         """Variational optimization up to step ``until`` (default: the config's ``steps``).
@@ -364,12 +335,13 @@ class Trainer:
         bar = ProgressBar(last, "VMC", initial=self.step)
         skipped = 0
         pending = []
+        fetch_every = step_metrics.fetch_interval(cfg.scheduler.policy, cfg.log_every)
         try:
             while self.step < last:
-                pending.append(self._optimizer_step())
+                pending.append(self.dispatch_step())
                 checkpoint_due = self.step % cfg.checkpoint.every == 0 or self.step == last
                 # Fetch after a step that is logged, so that its wall time is when it ended.
-                if not (checkpoint_due or (self.step - 1) % self._fetch_every() == 0):
+                if not (checkpoint_due or (self.step - 1) % fetch_every == 0):
                     continue
                 steps, pending = self._fetch_rows(pending), []
                 for rows in steps:
@@ -377,7 +349,7 @@ class Trainer:
                     skipped += failed
                     for row in rows:
                         bar(row)
-                        if self._logged(row):
+                        if step_metrics.is_logged(row, cfg.log_every, cfg.steps - 1):
                             self._emit(row)
                     if self.divergence.observe(skipped=failed):
                         self.recover(", ".join(row["geometry"] for row in rows), step)
