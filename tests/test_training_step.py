@@ -83,7 +83,7 @@ def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
     # One walker of geometry 1 at NaN: left out of energy and gradient, counted, applied.
     one_bad = copy(walkers).replace(electrons=walkers.electrons.at[1, 3].set(jnp.nan))
     params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
-                                                one_bad, geometry, jax.random.PRNGKey(7))
+                                               one_bad, geometry, jax.random.PRNGKey(7))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, 1]
     assert not metrics[:, column["skipped"]].any() and np.isfinite(metrics[:, 0]).all()
@@ -93,7 +93,7 @@ def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
     all_bad = copy(walkers).replace(electrons=walkers.electrons.at[1].set(jnp.nan))
     before = copy(trainer.params)
     params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
-                                                all_bad, geometry, jax.random.PRNGKey(8))
+                                               all_bad, geometry, jax.random.PRNGKey(8))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, n_walkers]
     assert metrics[:, column["skipped"]].all()
