@@ -2,8 +2,8 @@
 
 Each checkpoint holds three items:
   params: the network parameters (all that evaluation and fine-tuning need).
-  state: optimizer-state leaves, every geometry's walker leaves, scheduler arrays, the step
-         (arrays only; structures are rebuilt from the config on restore).
+  state: the training progress (optimizer state, walkers, scheduler, step), as arrays only;
+         see ``train.saved_state``.
   meta:  JSON with the resolved config, dataset fingerprint, descriptor settings, model
          preset and hyperparameters, and the geometry names.
 Orbax writes into a temporary folder and renames it when complete, so a run killed during a
@@ -17,7 +17,6 @@ import shutil
 from typing import Any, Callable
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 from foundation_wf.hf.settings import DescriptorSettings
@@ -140,8 +139,3 @@ def check_compatible(checkpoint_meta: dict, run_meta: dict) -> None:
         if saved != wanted:
             raise CheckpointMismatch(
                 f"checkpoint was made with {field}={saved!r}, this run has {wanted!r}")
-
-
-def as_saveable(tree) -> list:
-    """Leaves of a pytree as arrays (None leaves are dropped by jax itself)."""
-    return [np.asarray(x) if np.isscalar(x) else x for x in jax.tree_util.tree_leaves(tree)]

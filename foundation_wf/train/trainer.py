@@ -23,13 +23,13 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import yaml
 
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.ansatz.presets import preset_name
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.train import checkpoint, compiled, devices, evaluation, phases, step_metrics
+from foundation_wf.train import (checkpoint, compiled, devices, evaluation, phases, saved_state,
+                                 step_metrics)
 from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
@@ -239,13 +239,9 @@ class Trainer:
 
     # ----- checkpoints -------------------------------------------------------------------
     def _checkpoint_state(self) -> dict:
-        return {
-            "optimizer": checkpoint.as_saveable(self.opt_state),
-            "walkers": [jax.tree_util.tree_leaves(s.walkers) for s in self.states],
-            "scheduler": self.scheduler.state(),
-            "step": np.asarray(self.step),
-            "learning_rate_scale": np.asarray(self.learning_rate_scale),
-        }
+        return saved_state.pack(saved_state.TrainingProgress(
+            self.opt_state, [s.walkers for s in self.states], self.scheduler.state(),
+            self.step, self.learning_rate_scale))
 
     def save_checkpoint(self) -> None:
         checkpoint.save(self.checkpoints, self.step, self.params, self._checkpoint_state(),
@@ -270,21 +266,17 @@ class Trainer:
                                                              report=warn)
         else:
             items = checkpoint.restore(self.checkpoints, targets, step)
-        restored = items["state"]
-        self.params = items["params"]
-        treedef = jax.tree_util.tree_structure(self.opt_state)
-        self.opt_state = jax.tree_util.tree_unflatten(treedef, restored["optimizer"])
-        self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
+        restored = saved_state.unpack(items["state"], self.opt_state,
+                                      [s.walkers for s in self.states])
+        self.params, self.opt_state = devices.replicate((items["params"], restored.opt_state),
                                                         self.sharding)
-        for state, leaves in zip(self.states, restored["walkers"]):
-            walkers = jax.tree_util.tree_unflatten(
-                jax.tree_util.tree_structure(state.walkers), leaves)
+        for state, walkers in zip(self.states, restored.walkers):
             state.walkers = walkers.replace(
                 electrons=devices.shard(walkers.electrons, self.sharding),
                 log_abs=devices.shard(walkers.log_abs, self.sharding))
-        self.scheduler.load(restored["scheduler"])
-        self.step = int(restored["step"])
-        self.learning_rate_scale = float(restored["learning_rate_scale"])
+        self.scheduler.load(restored.scheduler)
+        self.step = restored.step
+        self.learning_rate_scale = restored.learning_rate_scale
         if learning_rate_factor is not None:
             self.learning_rate_scale = (min(current_scale, self.learning_rate_scale)
                                         * learning_rate_factor)
