@@ -73,6 +73,10 @@ def test_resume_continues_exactly_also_past_a_corrupt_checkpoint(tmp_path, capsy
     for s, r in zip(straight.states, resumed.states):
         np.testing.assert_array_equal(np.asarray(s.walkers.electrons),
                                       np.asarray(r.walkers.electrons))
+    # One compiled training step per compound (H2 pair, H4) for all four runs: restored
+    # walkers and parameters are placed as a fresh run's, so a resume does not recompile.
+    assert resumed.train_step is straight.train_step
+    assert resumed.train_step._cache_size() == 2
     # Both compounds were trained.
     rows = [json.loads(line) for line in
             (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]

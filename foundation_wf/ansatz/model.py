@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,7 @@ class Ansatz:
         """Random parameters in the geometry's float dtype; shapes do not depend on it."""
         dtype = geometry.coords.dtype
         electrons = jax.random.normal(key, (geometry.n_up + geometry.n_down, 3), dtype)
-        params = jax.jit(self.module.init)(key, geometry, electrons)
+        params = _jitted_init(self)(key, geometry, electrons)
         return jax.tree_util.tree_map(lambda p: p.astype(dtype), params)
 
     def orbitals(self, params: dict, geometry: GeometryInput) -> OrbitalParameters:
@@ -86,3 +87,9 @@ def make_ansatz(preset: str | ModelConfig = "small",
 
 def parameter_count(params) -> int:
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_init(ansatz: Ansatz):
+    """The module's init, jitted once per ansatz (every run of a process shares it)."""
+    return jax.jit(ansatz.module.init)

@@ -31,6 +31,16 @@ def replicate(tree, sharding: NamedSharding):
     return jax.device_put(tree, NamedSharding(sharding.mesh, PartitionSpec()))
 
 
+def place_walkers(walkers, sharding: NamedSharding):
+    """Walkers (``mcmc.WalkerState``) placed as the compiled sweeps return them: electrons
+    and log|psi| split along the walker axis, step size and acceptance replicated. Restored
+    walkers placed otherwise would make the training step compile once more."""
+    return walkers.replace(electrons=shard(walkers.electrons, sharding),
+                           log_abs=shard(walkers.log_abs, sharding),
+                           step_size=replicate(walkers.step_size, sharding),
+                           acceptance=replicate(walkers.acceptance, sharding))
+
+
 def describe() -> str:
     """The devices walkers are sharded over, e.g. "2 x cpu" (all hosts)."""
     return f"{jax.device_count()} x {jax.devices()[0].platform}"

@@ -232,10 +232,12 @@ class Trainer:
 
     def _init_optimizer(self) -> None:
         self._build_optimizer()
-        self.opt_state = self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
-                                             self.template_batch((0,)))
-        self.params, self.opt_state = devices.replicate((self.params, self.opt_state),
-                                                        self.sharding)
+        # Placed first, so that the init compiles once whether the parameters come from the
+        # HF fit (replicated on the walker mesh) or from a fresh initialization.
+        self.params = devices.replicate(self.params, self.sharding)
+        self.opt_state = devices.replicate(
+            self.optimizer.init(self.params, self._key(INIT_STREAM, 3),
+                                self.template_batch((0,))), self.sharding)
 
     # ----- checkpoints -------------------------------------------------------------------
     def _checkpoint_state(self) -> dict:
@@ -257,7 +259,8 @@ class Trainer:
         times that factor."""
         current_scale = self.learning_rate_scale
         for state in self.states:
-            state.walkers = state.placeholder_walkers(self.config.walkers, self.dtype)
+            state.walkers = devices.place_walkers(
+                state.placeholder_walkers(self.config.walkers, self.dtype), self.sharding)
         if self.opt_state is None:
             self._init_optimizer()
         targets = {"params": self.params, "state": self._checkpoint_state()}
@@ -271,9 +274,7 @@ class Trainer:
         self.params, self.opt_state = devices.replicate((items["params"], restored.opt_state),
                                                         self.sharding)
         for state, walkers in zip(self.states, restored.walkers):
-            state.walkers = walkers.replace(
-                electrons=devices.shard(walkers.electrons, self.sharding),
-                log_abs=devices.shard(walkers.log_abs, self.sharding))
+            state.walkers = devices.place_walkers(walkers, self.sharding)
         self.scheduler.load(restored.scheduler)
         self.step = restored.step
         self.learning_rate_scale = restored.learning_rate_scale
