@@ -1,9 +1,12 @@
-"""A run folder's integrity: one writer at a time, resume only with the same trajectory
-settings, and metrics that hold every step once.
+"""A run folder: its files, and their integrity (one writer at a time, resume only with the
+same trajectory settings, metrics that hold every step once).
 
-    lock = acquire(folder)                  # RunFolderError naming the holder's pid
+    folder = RunFolder(path, is_main)       # RunFolderError naming the lock holder's pid
+    folder.write_config(config_dict)        # config.yaml
+    folder.start_metrics() / folder.resume_metrics(step)
+    folder.log(row)                         # stamped with the run's wall time
     check_resume_settings(saved, wanted)    # RunFolderError listing what differs
-    truncate_metrics(folder, step)          # drop rows a resumed run will write again
+Checkpoints live in its ``checkpoints/`` subfolder (``checkpoint.manager``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ import io
 import json
 import os
 import pathlib
+import time
 from typing import Any, Iterable
 
+import yaml
+
 from foundation_wf import jsonfile
+from foundation_wf.train.loggers import MetricsWriter
 
 LOCK_FILE = ".lock"
 # Settings a resumed run may change: they do not alter the optimisation trajectory.
@@ -115,3 +122,55 @@ def truncate_metrics(folder: pathlib.Path, step: int, fields: tuple[str, ...]) -
     writer.writerows(kept)
     jsonfile.write_text_whole(folder / "metrics.csv", table.getvalue())
     return max((row.get("wall_time") or 0.0 for row in kept), default=0.0)
+
+
+class RunFolder:
+    """The files of one run: the lock, config.yaml and the metrics files, written by the
+    first process only (``is_main``; multi-host runs share the folder), and the run's
+    clock (the wall time its metrics rows carry, continued across resumes)."""
+
+    def __init__(self, path: pathlib.Path, is_main: bool):
+        self.path = path
+        self.is_main = is_main
+        self.lock = RunFolderLock(path) if is_main else None
+        self.metrics: MetricsWriter | None = None
+        self.clock_start = time.perf_counter()
+
+    def write_config(self, config: dict) -> None:
+        if self.is_main:
+            (self.path / "config.yaml").write_text(yaml.safe_dump(config))
+
+    def start_metrics(self) -> None:
+        """Fresh metrics files; the clock starts at 0."""
+        self._open_metrics(append=False, wall_time=0.0)
+
+    def resume_metrics(self, step: int) -> None:
+        """Continue the metrics files at ``step`` (its rows and later ones dropped, see
+        ``truncate_metrics``), the clock at the last kept row's wall time."""
+        self._close_metrics()
+        wall_time = (truncate_metrics(self.path, step, MetricsWriter.fields)
+                     if self.is_main else 0.0)
+        self._open_metrics(append=True, wall_time=wall_time)
+
+    def _open_metrics(self, append: bool, wall_time: float) -> None:
+        self.clock_start = time.perf_counter() - wall_time
+        if self.is_main and self.metrics is None:
+            self.metrics = MetricsWriter(self.path, append=append)
+
+    def _close_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+
+    def log(self, row: dict) -> None:
+        """Stamp ``row`` with the run's wall time (s) and append it to the metrics files
+        (when open)."""
+        row["wall_time"] = round(time.perf_counter() - self.clock_start, 3)
+        if self.metrics is not None:
+            self.metrics(row)
+
+    def close(self) -> None:
+        """Close the metrics files and release the lock."""
+        self._close_metrics()
+        if self.lock is not None:
+            self.lock.release()

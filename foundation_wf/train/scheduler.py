@@ -98,7 +98,7 @@ class GeometryScheduler:
     def observe(self, index: int, spread: float) -> None:
         """Geometry ``index``'s last local energies had standard deviation ``spread``
         (hartree; not kept when not finite). Arrives when the step's metrics are fetched,
-        after the step itself (see ``Trainer.optimize``)."""
+        after the step itself (see ``optimization.optimize``)."""
         if np.isfinite(spread):
             self.spread[index] = spread
 

@@ -9,6 +9,11 @@ Compiled functions are cached by jit per shape (n_up, n_down, n_atoms): geometri
 compound share them. Walkers are sharded over all local devices along the walker axis.
 A run folder with checkpoints is resumed from its last checkpoint; randomness is derived from
 (seed, step), so a resumed run continues exactly as if it had not stopped.
+
+The Trainer holds a run's state and composes its pieces: ``run_folder.RunFolder`` (lock,
+config, metrics files), ``phases`` (HF sampling and fit, burn-in), ``optimization`` (the
+loop: fetching, logging, checkpoints, divergence), ``saved_state``/``checkpoint`` and
+``evaluation``.
 """
 
 from __future__ import annotations
@@ -18,23 +23,21 @@ import json
 import math
 import pathlib
 import sys
-import time
 from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import yaml
 
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.ansatz.presets import preset_name
 from foundation_wf.data.io import dataset_fingerprint, load_geometries
-from foundation_wf.train import (checkpoint, compiled, devices, evaluation, phases, saved_state,
-                                 step_metrics)
+from foundation_wf.train import (checkpoint, compiled, devices, evaluation, optimization, phases,
+                                 saved_state, step_metrics)
 from foundation_wf.train import results as results_file
 from foundation_wf.train import run_folder
 from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
 from foundation_wf.train.divergence import DivergenceMonitor, RunDiverged
-from foundation_wf.train.loggers import MetricsWriter, ProgressBar, progress
+from foundation_wf.train.loggers import progress
 from foundation_wf.train.scheduler import GeometryScheduler
 from foundation_wf.train.state import build_states, select_records, stack
 from foundation_wf.vmc import mcmc
@@ -75,17 +78,16 @@ class Trainer:
         self.output = pathlib.Path(config.output)
         # Files are written by the first process only (multi-host runs share the folder).
         self.is_main = jax.process_index() == 0
-        self.metrics = None  # opened by prepare() or zero_shot(), after any truncation
         self.callbacks = list(callbacks)
-        self.lock = run_folder.RunFolderLock(self.output) if self.is_main else None
+        # Its metrics files are opened by prepare() or zero_shot(), after any truncation.
+        self.folder = run_folder.RunFolder(self.output, self.is_main)
         try:
             self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
             self._check_resumable()
         except BaseException:
             self.close()
             raise
-        if self.is_main:
-            (self.output / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config)))
+        self.folder.write_config(config_to_dict(config))
         self.divergence = DivergenceMonitor(config.divergence)
         self.learning_rate_scale = 1.0
         self.seed_key = jax.random.PRNGKey(config.seed)
@@ -97,7 +99,6 @@ class Trainer:
         self._optimizer_scale: float | None = None  # learning-rate scale it was built with
         self.opt_state = None
         self._compile()
-        self.start_time = time.perf_counter()
 
     # ----- setup -------------------------------------------------------------------------
     def _key(self, stream: int, *indices: int) -> jax.Array:
@@ -136,32 +137,18 @@ class Trainer:
         if changes:
             print(f"resuming with changed settings: {'; '.join(changes)}")
 
-    def _open_metrics(self, append: bool, wall_time: float = 0.0) -> None:
-        """Start the metrics files (or continue them after a resume, its clock at
-        ``wall_time`` seconds)."""
-        self.start_time = time.perf_counter() - wall_time
-        if self.is_main and self.metrics is None:
-            self.metrics = MetricsWriter(self.output, append=append)
-            self.callbacks.insert(0, self.metrics)
-
-    def _close_metrics(self) -> None:
-        if self.metrics is not None:
-            self.metrics.close()
-            self.callbacks.remove(self.metrics)
-            self.metrics = None
-
     def close(self) -> None:
         """Close the metrics files and release the run folder."""
-        self._close_metrics()
-        if self.lock is not None:
-            self.lock.release()
+        self.folder.close()
 
     def _compile(self) -> None:
         self._functions = phases.run_functions_for(self.ansatz, self.config)
         self.loss = self._functions.loss
 
-    def _emit(self, row: dict) -> None:
-        row["wall_time"] = round(time.perf_counter() - self.start_time, 3)
+    def emit(self, row: dict) -> None:
+        """Log ``row`` in the run folder (stamped with the run's wall time, s), then hand it
+        to every callback."""
+        self.folder.log(row)
         for callback in self.callbacks:
             callback(row)
 
@@ -192,7 +179,7 @@ class Trainer:
                 cfg.mcmc.burn_in, self._key(HF_STREAM, index), self.sharding)
 
         def report(step: int, index: int, loss: float) -> None:
-            self._emit({"phase": "hf_pretrain", "step": step,
+            self.emit({"phase": "hf_pretrain", "step": step,
                         "geometry": self.states[index].name, "loss": loss})
 
         self.params, walkers = phases.fit_to_hf(
@@ -216,7 +203,7 @@ class Trainer:
             state.walkers = phases.equilibrated_walkers(
                 self._functions, self.params, state.geometry, x, step_size, cfg.mcmc.burn_in,
                 self._key(INIT_STREAM, 2, index), self.sharding)
-            self._emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
+            self.emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
                         "acceptance": float(state.walkers.acceptance),
                         "step_size": float(state.walkers.step_size)})
 
@@ -283,10 +270,7 @@ class Trainer:
                                         * learning_rate_factor)
         if self.learning_rate_scale != self._optimizer_scale:
             self._build_optimizer()
-        if self.is_main:
-            self._close_metrics()
-            wall_time = run_folder.truncate_metrics(self.output, self.step, MetricsWriter.fields)
-            self._open_metrics(append=True, wall_time=wall_time)
+        self.folder.resume_metrics(self.step)
 
     # ----- optimization ------------------------------------------------------------------
     def dispatch_step(self) -> step_metrics.DispatchedStep:
@@ -306,7 +290,7 @@ class Trainer:
         self.step += 1
         return step_metrics.DispatchedStep(self.step - 1, indices, counts, metrics)
 
-    def _fetch_rows(self, pending: list[step_metrics.DispatchedStep]) -> list[list[dict]]:
+    def fetch_rows(self, pending: list[step_metrics.DispatchedStep]) -> list[list[dict]]:
         """The rows of the pending steps; their local-energy spreads go to the scheduler."""
         steps = step_metrics.fetched_rows(pending, [s.name for s in self.states],
                                           [s.record.compound for s in self.states])
@@ -316,42 +300,15 @@ class Trainer:
         return steps
 
     def optimize(self, until: int | None = None) -> None:
-        """Variational optimization up to step ``until`` (default: the config's ``steps``).
-        Steps are dispatched without waiting; their metrics are fetched in blocks (every
-        ``log_every`` steps, before each checkpoint and at the end). Skipped steps are
-        reported; too many in a row trigger a recovery from a checkpoint (see
-        ``train.divergence``), decided before any later checkpoint is saved."""
+        """Variational optimization up to step ``until`` (default: the config's ``steps``);
+        see ``optimization.optimize``."""
         cfg = self.config
-        last = cfg.steps if until is None else until
-        if self.step >= last:
-            return
-        bar = ProgressBar(last, "VMC", initial=self.step)
-        skipped = 0
-        pending = []
-        fetch_every = step_metrics.fetch_interval(cfg.scheduler.policy, cfg.log_every)
-        try:
-            while self.step < last:
-                pending.append(self.dispatch_step())
-                checkpoint_due = self.step % cfg.checkpoint.every == 0 or self.step == last
-                # Fetch after a step that is logged, so that its wall time is when it ended.
-                if not (checkpoint_due or (self.step - 1) % fetch_every == 0):
-                    continue
-                steps, pending = self._fetch_rows(pending), []
-                for rows in steps:
-                    step, failed = rows[0]["step"], rows[0]["skipped"]
-                    skipped += failed
-                    for row in rows:
-                        bar(row)
-                        if step_metrics.is_logged(row, cfg.log_every, cfg.steps - 1):
-                            self._emit(row)
-                    if self.divergence.observe(skipped=failed):
-                        self.recover(", ".join(row["geometry"] for row in rows), step)
-                        break
-                else:
-                    if checkpoint_due:
-                        self.save_checkpoint()
-        finally:
-            bar.close()
+        schedule = optimization.LoopSchedule(
+            last_step=cfg.steps if until is None else until,
+            checkpoint_every=cfg.checkpoint.every,
+            fetch_every=step_metrics.fetch_interval(cfg.scheduler.policy, cfg.log_every),
+            log_every=cfg.log_every, final_step=cfg.steps - 1)
+        skipped = optimization.optimize(self, schedule, self.divergence)
         if skipped:
             print(f"skipped {skipped} non-finite update(s); see 'skipped' in metrics.jsonl")
 
@@ -373,7 +330,7 @@ class Trainer:
         warn(f"diverged at step {failed_step} on geometry {geometry}: restored step {step}, "
              f"learning rate x {self.learning_rate_scale:g} (recovery "
              f"{self.divergence.recoveries} of {self.config.divergence.retries})")
-        self._emit({"phase": "recovery", "step": step, "geometry": geometry,
+        self.emit({"phase": "recovery", "step": step, "geometry": geometry,
                     "learning_rate_scale": self.learning_rate_scale})
 
     def evaluate(self) -> dict[str, Stats]:
@@ -394,7 +351,7 @@ class Trainer:
             self.restore_checkpoint()
             print(f"resuming {self.output} from step {self.step}")
             return
-        self._open_metrics(append=False)
+        self.folder.start_metrics()
         self._start_from_initial_params()
         self.pretrain_hf()
         self.burn_in()
@@ -410,7 +367,7 @@ class Trainer:
         """Evaluate the initial parameters without any update (HF-sampled walkers, burn-in,
         evaluation sweeps); writes results and the PES plot, no checkpoints."""
         try:
-            self._open_metrics(append=False)
+            self.folder.start_metrics()
             self._start_from_initial_params()
             self.pretrain_hf()
             self.burn_in()
