@@ -97,6 +97,7 @@ def test_directions_are_normalised_per_block():
     assert abs(jnp.vdot(flat(direction), flat(other))) < 0.5 * jnp.linalg.norm(flat(direction))**2
 
 
+@pytest.mark.slow  # about 30 s
 def test_landscape_centre_is_the_energy_of_the_trained_parameters_on_the_same_samples():
     params = ANSATZ.init(jax.random.PRNGKey(3), H2_GEOMETRY)
     d1 = normalized_direction(jax.random.PRNGKey(4), params)

@@ -4,6 +4,7 @@ the command (real PySCF and JAX)."""
 import json
 
 import numpy as np
+import pytest
 
 from foundation_wf.analysis.phase_demo import rotated_water, sign_flips
 from foundation_wf.cli.main import main
@@ -27,6 +28,7 @@ def test_canonical_signs_do_not_flip_and_a_flipped_orbital_is_found():
     assert sign_flips(flipped, ANGLES, layout) == [(3, 2)]
 
 
+@pytest.mark.slow  # about 70 s: two HF fits of the tiny model, and the table
 def test_phase_demo_command_writes_its_table_and_plot(tmp_path, capsys):
     assert main(["phase-demo", "--angles", "7", "--steps", "14", "--walkers", "16",
                  "--burn-in", "2", "--preset", "tiny", "--output", str(tmp_path)]) == 0

@@ -148,6 +148,7 @@ def test_a_diverging_run_stops_with_one_line_naming_step_and_geometry(tmp_path, 
     assert len(vmc_steps) == len(set(vmc_steps))  # each step once, the last attempt's
 
 
+@pytest.mark.slow  # about 110 s, nearly all compilation of the bench's parts
 def test_bench_times_the_training_loop_and_reports_cpu_use(capsys):
     assert main(["bench", "--dataset", "reference", "--geometry", "H2_R1.4", "--preset",
                  "tiny", "--walkers", "32", "--steps", "3", "--precision", "float64"]) == 0

@@ -23,23 +23,24 @@ from foundation_wf.train.trainer import Trainer
 def pretrained_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrained")
     config = build(RunConfig, dict(TINY_RUN, dataset="hydrogen_chains", output=str(folder),
-                                   geometries=["H2_d1.600", "H4_d2.000"], steps=4,
+                                   geometries=["H2_d1.600", "H2_d2.400"], steps=4,
                                    pretrain={"steps": 5}, log_every=2,
-                                   # Adam: these tests need a checkpoint, not KFAC, whose
-                                   # step for H2 and H4 took about 70 s more to compile.
+                                   # Adam and one shape: these tests need a checkpoint, not
+                                   # KFAC (about 70 s more to compile) or a second compound.
                                    optim={"name": "adam", "learning_rate": 0.01}))
     Trainer(config).run()
     return folder
 
 
-def test_metrics_log_every_compound_when_log_every_shares_the_schedulers_cycle(
+def test_metrics_log_every_geometry_when_log_every_shares_the_schedulers_cycle(
         pretrained_run):
-    """The fair scheduler alternates H2, H4; with log_every 2 a step-number cadence would
-    log H2 only. Each geometry logs its own 1st, 3rd, ... step, and the run's last."""
+    """The fair scheduler alternates the two geometries; with log_every 2 a step-number
+    cadence would log the first only. Each geometry logs its own 1st, 3rd, ... step, and
+    the run's last."""
     rows = [json.loads(line) for line in open(pretrained_run / "metrics.jsonl")]
     logged = [(r["step"], r["geometry"], r["geometry_steps"]) for r in rows
               if r["phase"] == "vmc"]
-    assert logged == [(0, "H2_d1.600", 1), (1, "H4_d2.000", 1), (3, "H4_d2.000", 2)]
+    assert logged == [(0, "H2_d1.600", 1), (1, "H2_d2.400", 1), (3, "H2_d2.400", 2)]
 
 
 def test_zero_shot_evaluation_writes_table_and_pes(pretrained_run, tmp_path, capsys):
@@ -176,7 +177,7 @@ def test_exported_model_is_used_by_name(pretrained_run, tmp_path, monkeypatch, c
     assert (step_folder / "params").is_dir() and not (step_folder / "state").exists()
     card = shipped.shipped_cards()[0]
     assert (card.name, card.step, card.walker_steps, card.compounds, card.preset) == (
-        "chains", 4, 4 * 64, ["H2", "H4"], "tiny")
+        "chains", 4, 4 * 64, ["H2"], "tiny")
     capsys.readouterr()
     assert main(["model", "list"]) == 0
     assert "chains: tiny test model" in capsys.readouterr().out
