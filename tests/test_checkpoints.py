@@ -207,6 +207,15 @@ def test_two_devices_match_one_and_restore_on_one(tmp_path):
     difference = abs(results["one"]["energy"] - results["two"]["energy"])
     combined = np.hypot(results["one"]["error"], results["two"]["error"])
     assert difference < 5 * combined + 5e-3
+    # Zero-shot from a checkpoint on two devices: its weights (restored on one device) are
+    # replicated on the walker mesh.
+    evaluate = fwf("evaluate", "--checkpoint", str(tmp_path / "two"), "reference",
+                   "--geometries", "H2_R1.4", "--walkers", "64", "--burn-in", "10",
+                   "--steps", "10", "--output", str(tmp_path / "zero_shot"),
+                   env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    output, _ = evaluate.communicate(timeout=400)
+    assert evaluate.returncode == 0, output
+    assert "devices: 2 x cpu" in output and "H2_R1.4" in output
     # The 2-device checkpoint continues on this 1-device process.
     trainer = Trainer(build(RunConfig, {**yaml.safe_load(recipe.read_text()),
                                         "output": str(tmp_path / "two"), "steps": 32,

@@ -345,8 +345,7 @@ class Trainer:
     # ----- the whole run -----------------------------------------------------------------
     def prepare(self) -> None:
         """Resume from the last checkpoint, or pretrain on HF, burn in and save step 0."""
-        if self.is_main:
-            print(f"devices: {devices.describe()} (walkers sharded over them)")
+        self._announce_devices()
         if self.checkpoints.latest_step() is not None:
             self.restore_checkpoint()
             print(f"resuming {self.output} from step {self.step}")
@@ -358,15 +357,24 @@ class Trainer:
         self._init_optimizer()
         self.save_checkpoint()
 
+    def _announce_devices(self) -> None:
+        if self.is_main:
+            print(f"devices: {devices.describe()} (walkers sharded over them)")
+
     def _start_from_initial_params(self) -> None:
+        """Take the given weights, in the run's precision and replicated on the walker mesh
+        (restored weights sit on one device; with several, the sweeps over sharded walkers
+        refused them)."""
         if self.initial_params is not None:
-            self.params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, self.dtype),
-                                                 self.initial_params)
+            self.params = devices.replicate(
+                jax.tree_util.tree_map(lambda p: jnp.asarray(p, self.dtype),
+                                       self.initial_params), self.sharding)
 
     def zero_shot(self) -> dict[str, Stats]:
         """Evaluate the initial parameters without any update (HF-sampled walkers, burn-in,
         evaluation sweeps); writes results and the PES plot, no checkpoints."""
         try:
+            self._announce_devices()
             self.folder.start_metrics()
             self._start_from_initial_params()
             self.pretrain_hf()
