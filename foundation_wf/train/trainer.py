@@ -180,7 +180,7 @@ class Trainer:
 
         def report(step: int, index: int, loss: float) -> None:
             self.emit({"phase": "hf_pretrain", "step": step,
-                        "geometry": self.states[index].name, "loss": loss})
+                       "geometry": self.states[index].name, "loss": loss})
 
         self.params, walkers = phases.fit_to_hf(
             self.ansatz, self._functions, self.params, self.states,
@@ -204,8 +204,8 @@ class Trainer:
                 self._functions, self.params, state.geometry, x, step_size, cfg.mcmc.burn_in,
                 self._key(INIT_STREAM, 2, index), self.sharding)
             self.emit({"phase": "burn_in", "step": cfg.mcmc.burn_in, "geometry": state.name,
-                        "acceptance": float(state.walkers.acceptance),
-                        "step_size": float(state.walkers.step_size)})
+                       "acceptance": float(state.walkers.acceptance),
+                       "step_size": float(state.walkers.step_size)})
 
     def _build_optimizer(self) -> None:
         """The optimizer of the config, its learning rate times ``learning_rate_scale``."""
@@ -331,7 +331,7 @@ class Trainer:
              f"learning rate x {self.learning_rate_scale:g} (recovery "
              f"{self.divergence.recoveries} of {self.config.divergence.retries})")
         self.emit({"phase": "recovery", "step": step, "geometry": geometry,
-                    "learning_rate_scale": self.learning_rate_scale})
+                   "learning_rate_scale": self.learning_rate_scale})
 
     def evaluate(self) -> dict[str, Stats]:
         """Energies without parameter updates (see ``evaluation.evaluated_energies``)."""
