@@ -1,13 +1,13 @@
 """Exact properties of the transferable ansatz, in float64."""
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import perturbed
 from foundation_wf import Molecule, MoleculeError
 from foundation_wf.ansatz import geometry_input, make_ansatz
 from foundation_wf.ansatz.presets import model_preset
@@ -25,18 +25,10 @@ def geometry(molecule):
     return geometry_input(molecule, geometry_hf(molecule, SETTINGS), SETTINGS, jnp.float64)
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def _perturbed(params, key, scale):
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(key, len(leaves))
-    leaves = [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
-    return jax.tree_util.tree_unflatten(tree, leaves)
-
-
 def random_params(molecule, seed=0, scale=0.3):
     """Parameters with every entry (biases included) perturbed away from initialization."""
-    return _perturbed(ANSATZ.init(jax.random.PRNGKey(seed), geometry(molecule)),
-                      jax.random.PRNGKey(seed + 1000), scale)
+    return perturbed(ANSATZ.init(jax.random.PRNGKey(seed), geometry(molecule)), seed + 1000,
+                     scale)
 
 
 def electrons_near(molecule, key, n_walkers=4):
@@ -82,7 +74,7 @@ def test_the_baseline_without_phase_equivariance_is_not_sign_equivariant():
     baseline = make_ansatz(dataclasses.replace(model_preset("tiny"), phase_equivariant=False),
                            SETTINGS)
     geo = geometry(LIH)
-    params = _perturbed(baseline.init(jax.random.PRNGKey(5), geo), jax.random.PRNGKey(6), 0.3)
+    params = perturbed(baseline.init(jax.random.PRNGKey(5), geo), 6, 0.3)
     flipped = geo.replace(desc_up=geo.desc_up.at[:, 0].multiply(-1.0))
     x = electrons_near(LIH, jax.random.PRNGKey(7))
     _, log_abs = jax.jit(baseline.batch_log_psi)(params, geo, x)
@@ -179,7 +171,7 @@ def test_cross_spin_blocks_can_build_the_singlet_resonance_of_a_stretched_bond()
     ansatz = make_ansatz("tiny", unrestricted)
     h2 = hydrogen_chain(2, 3.6)
     geo = geometry_input(h2, geometry_hf(h2, unrestricted), unrestricted, jnp.float64)
-    params = _perturbed(ansatz.init(jax.random.PRNGKey(2), geo), jax.random.PRNGKey(3), 0.3)
+    params = perturbed(ansatz.init(jax.random.PRNGKey(2), geo), 3, 0.3)
     mirror = lambda r: r * jnp.array([1.0, 1.0, -1.0]) + jnp.array([0.0, 0.0, 3.6])  # noqa
     x = jnp.asarray([[[0.2, -0.1, 0.4], [-0.3, 0.5, 2.9]]])
     x_mirrored = jnp.stack([mirror(x[:, 1]), mirror(x[:, 0])], axis=1)

@@ -2,12 +2,14 @@
 energies add; the local energy stays bounded where two electrons meet."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import perturbed
 from foundation_wf import Molecule
 from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz, model_preset
 from foundation_wf.ansatz.embedding import ElectronEmbedding
@@ -50,27 +52,39 @@ def joined_electrons(xa, xb, a: GeometryInput, b: GeometryInput):
 
 
 def random_params(ansatz, geo, seed):
-    params = ansatz.init(jax.random.PRNGKey(seed), geo)
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
-    return jax.tree_util.tree_unflatten(
-        tree, [x + 0.2 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)])
+    return perturbed(ansatz.init(jax.random.PRNGKey(seed), geo), seed + 1, 0.2)
 
 
-def sample(ansatz, params, molecule, geo, seed, n_walkers=64, sweeps=20):
-    log_abs = lambda x: ansatz.batch_log_psi(params, geo, x)[1]  # noqa: E731
-    sweep = jax.jit(lambda walkers, key: mcmc.adapt_step_size(
-        mcmc.mh_sweep(log_abs, walkers, key, 5)))
-    x = mcmc.initial_electrons(jax.random.PRNGKey(seed), molecule, n_walkers,
-                               width=0.5, dtype=jnp.float64)
-    walkers = mcmc.init_walkers(jax.jit(log_abs), x, 0.3)
-    for index in range(sweeps):
-        walkers = sweep(walkers, jax.random.PRNGKey(1000 * seed + index))
-    return walkers.electrons
+@functools.lru_cache(maxsize=None)
+def compiled(ansatz):
+    """(log|psi| [B], local energies [B], one MCMC sweep) of an ansatz, each compiled once
+    per shape (op by op, one log|psi| of a tiny model takes seconds)."""
+    def log_abs(params, geo, x):
+        return ansatz.batch_log_psi(params, geo, x)[1]
+
+    def sweep(params, geo, walkers, key):
+        return mcmc.adapt_step_size(
+            mcmc.mh_sweep(lambda x: log_abs(params, geo, x), walkers, key, 5))
+    return jax.jit(log_abs), jax.jit(make_batch_local_energy(ansatz)), jax.jit(sweep)
+
+
+def log_abs_psi(ansatz, params, geo, x):
+    """log|psi| [B] of walkers x [B, N, 3]."""
+    return compiled(ansatz)[0](params, geo, x)
 
 
 def batch_local_energy(ansatz, params, geo, x):
-    return jax.jit(make_batch_local_energy(ansatz))(params, geo, x)
+    return compiled(ansatz)[1](params, geo, x)
+
+
+def sample(ansatz, params, molecule, geo, seed, n_walkers=64, sweeps=20):
+    sweep = compiled(ansatz)[2]
+    x = mcmc.initial_electrons(jax.random.PRNGKey(seed), molecule, n_walkers,
+                               width=0.5, dtype=jnp.float64)
+    walkers = mcmc.init_walkers(lambda x: log_abs_psi(ansatz, params, geo, x), x, 0.3)
+    for index in range(sweeps):
+        walkers = sweep(params, geo, walkers, jax.random.PRNGKey(1000 * seed + index))
+    return walkers.electrons
 
 
 FRAGMENTS = {"H2+H2": (H2, H2), "LiH+H2": (LIH, H2)}
@@ -96,18 +110,18 @@ def test_far_apart_fragments_factorise_and_their_energies_add(pair, preset):
     xb = sample(ansatz, params, second, b, seed=2)
     x = joined_electrons(xa, xb, a, b)
 
-    log_a = ansatz.batch_log_psi(params, a, xa)[1]
-    log_b = ansatz.batch_log_psi(params, b, xb)[1]
-    log_ab = ansatz.batch_log_psi(params, ab, x)[1]
+    log_a = log_abs_psi(ansatz, params, a, xa)
+    log_b = log_abs_psi(ansatz, params, b, xb)
+    log_ab = log_abs_psi(ansatz, params, ab, x)
     np.testing.assert_allclose(log_ab, log_a + log_b, atol=1e-6, rtol=0)
 
     e_a = batch_local_energy(ansatz, params, a, xa)
     e_b = batch_local_energy(ansatz, params, b, xb)
     e_ab = batch_local_energy(ansatz, params, ab, x)
     # Per walker the only difference is the Coulomb energy between the fragments.
-    cross = jax.vmap(lambda e, ea, eb: potential_energy(e, ab.coords, ab.charges)
-                     - potential_energy(ea, a.coords, a.charges)
-                     - potential_energy(eb, b.coords, b.charges))(x, xa, xb)
+    cross = jax.jit(jax.vmap(lambda e, ea, eb: potential_energy(e, ab.coords, ab.charges)
+                             - potential_energy(ea, a.coords, a.charges)
+                             - potential_energy(eb, b.coords, b.charges)))(x, xa, xb)
     np.testing.assert_allclose(e_ab - e_a - e_b, cross, atol=1e-6 * np.max(np.abs(e_ab)))
     difference = e_ab - e_a - e_b
     error = np.std(difference) / np.sqrt(difference.size)
@@ -124,9 +138,9 @@ def test_fragments_factorise_with_the_hartree_fock_of_the_whole_system():
     a, b, ab = geometry(H2), geometry(far), geometry(both)
     params = random_params(ansatz, ab, seed=5)
     xa, xb = sample(ansatz, params, H2, a, seed=6), sample(ansatz, params, far, b, seed=7)
-    log_ab = ansatz.batch_log_psi(params, ab, joined_electrons(xa, xb, a, b))[1]
-    log_a = ansatz.batch_log_psi(params, a, xa)[1]
-    log_b = ansatz.batch_log_psi(params, b, xb)[1]
+    log_ab = log_abs_psi(ansatz, params, ab, joined_electrons(xa, xb, a, b))
+    log_a = log_abs_psi(ansatz, params, a, xa)
+    log_b = log_abs_psi(ansatz, params, b, xb)
     np.testing.assert_allclose(log_ab, log_a + log_b, atol=1e-4, rtol=0)
 
 

@@ -118,9 +118,9 @@ def test_walker_with_nonfinite_local_energy_is_left_out_of_energy_and_gradient()
     ansatz, params, geometry, x = tiny_setup(["H", "H"], [[0, 0, 0], [0, 0, 1.4]], 8)
     x = x.at[3, 0].set(geometry.coords[0])  # an electron exactly on a nucleus: V = -inf
     loss = make_energy_loss(ansatz)
-    local = make_batch_local_energy(ansatz)(params, geometry, x)
+    local = jax.jit(make_batch_local_energy(ansatz))(params, geometry, x)
     stacked = jax.tree_util.tree_map(lambda a: a[None], geometry)  # one geometry: G = 1
-    (energy, aux), grads = jax.value_and_grad(loss, has_aux=True)(
+    (energy, aux), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(
         params, {"electrons": x[None], "geometry": stacked, "local_energies": local[None]})
     assert not np.isfinite(local[3]) and int(aux.n_nonfinite[0]) == 1
     others = np.delete(np.asarray(local), 3)
@@ -134,7 +134,7 @@ def test_stacked_geometries_give_the_mean_of_their_energies_and_gradients():
     ansatz, params, near, x_near = tiny_setup(["H", "H"], [[0, 0, 0], [0, 0, 1.4]], 6)
     _, _, far, x_far = tiny_setup(["H", "H"], [[0, 0, 0], [0, 0, 2.6]], 6)
     loss = make_energy_loss(ansatz)
-    local_energy = make_batch_local_energy(ansatz)
+    local_energy = jax.jit(make_batch_local_energy(ansatz))
 
     def batch(geometries, walkers):
         return {"electrons": jnp.stack(walkers),
@@ -142,7 +142,7 @@ def test_stacked_geometries_give_the_mean_of_their_energies_and_gradients():
                 "local_energies": jnp.stack([local_energy(params, g, x)
                                              for g, x in zip(geometries, walkers)])}
 
-    gradient = jax.value_and_grad(loss, has_aux=True)
+    gradient = jax.jit(jax.value_and_grad(loss, has_aux=True))
     (both, _), grad_both = gradient(params, batch([near, far], [x_near, x_far]))
     (one, _), grad_one = gradient(params, batch([near], [x_near]))
     (two, _), grad_two = gradient(params, batch([far], [x_far]))
