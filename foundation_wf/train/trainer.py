@@ -75,12 +75,11 @@ class Trainer:
         self.ansatz = make_ansatz(config.model, self.settings)
         self.sharding = devices.walker_sharding(config.walkers)
         self.fingerprint = dataset_fingerprint(records)
-        self.output = pathlib.Path(config.output)
-        # Files are written by the first process only (multi-host runs share the folder).
-        self.is_main = jax.process_index() == 0
         self.callbacks = list(callbacks)
+        # Files are written by the first process only (multi-host runs share the folder).
         # Its metrics files are opened by prepare() or zero_shot(), after any truncation.
-        self.folder = run_folder.RunFolder(self.output, self.is_main)
+        self.folder = run_folder.RunFolder(pathlib.Path(config.output),
+                                           is_main=jax.process_index() == 0)
         try:
             self.checkpoints = checkpoint.manager(self.output, config.checkpoint.keep)
             self._check_resumable()
@@ -101,6 +100,16 @@ class Trainer:
         self._compile()
 
     # ----- setup -------------------------------------------------------------------------
+    @property
+    def output(self) -> pathlib.Path:
+        """The run folder."""
+        return self.folder.path
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run's files."""
+        return self.folder.is_main
+
     def _key(self, stream: int, *indices: int) -> jax.Array:
         key = jax.random.fold_in(self.seed_key, stream)
         for index in indices:
