@@ -2,7 +2,6 @@
 energies add; the local energy stays bounded where two electrons meet."""
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -15,9 +14,9 @@ from foundation_wf.ansatz import GeometryInput, geometry_input, make_ansatz, mod
 from foundation_wf.ansatz.embedding import ElectronEmbedding
 from foundation_wf.data.generators import hydrogen_chain
 from foundation_wf.hf import DescriptorSettings, geometry_hf
+from foundation_wf.train import compiled as compiled_functions
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hamiltonian import potential_energy
-from foundation_wf.vmc.loss import make_batch_local_energy
 
 SETTINGS = DescriptorSettings()
 SEPARATION = 50.0  # bohr, beyond every cutoff of every preset (GNN: 3 layers x 6 bohr)
@@ -55,30 +54,24 @@ def random_params(ansatz, geo, seed):
     return perturbed(ansatz.init(jax.random.PRNGKey(seed), geo), seed + 1, 0.2)
 
 
-@functools.lru_cache(maxsize=None)
-def compiled(ansatz):
-    """(log|psi| [B], local energies [B], one MCMC sweep) of an ansatz, each compiled once
-    per shape (op by op, one log|psi| of a tiny model takes seconds)."""
-    def log_abs(params, geo, x):
-        return ansatz.batch_log_psi(params, geo, x)[1]
-
-    def sweep(params, geo, walkers, key):
-        return mcmc.adapt_step_size(
-            mcmc.mh_sweep(lambda x: log_abs(params, geo, x), walkers, key, 5))
-    return jax.jit(log_abs), jax.jit(make_batch_local_energy(ansatz)), jax.jit(sweep)
+def compiled(ansatz) -> compiled_functions.RunFunctions:
+    """The run's jitted log|psi|, local energies and MCMC sweep (5 moves) of an ansatz, each
+    compiled once per shape (op by op, one log|psi| of a tiny model takes seconds)."""
+    return compiled_functions.run_functions(ansatz, n_moves=5, target_acceptance=0.5,
+                                            laplacian="forward", chunk_size=0, clip_scale=5.0)
 
 
 def log_abs_psi(ansatz, params, geo, x):
     """log|psi| [B] of walkers x [B, N, 3]."""
-    return compiled(ansatz)[0](params, geo, x)
+    return compiled(ansatz).log_abs(params, geo, x)
 
 
 def batch_local_energy(ansatz, params, geo, x):
-    return compiled(ansatz)[1](params, geo, x)
+    return compiled(ansatz).local_energy(params, geo, x)
 
 
 def sample(ansatz, params, molecule, geo, seed, n_walkers=64, sweeps=20):
-    sweep = compiled(ansatz)[2]
+    sweep = compiled(ansatz).network_sweep
     x = mcmc.initial_electrons(jax.random.PRNGKey(seed), molecule, n_walkers,
                                width=0.5, dtype=jnp.float64)
     walkers = mcmc.init_walkers(lambda x: log_abs_psi(ansatz, params, geo, x), x, 0.3)
