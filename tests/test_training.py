@@ -10,7 +10,7 @@ import yaml
 from conftest import TINY_RUN
 from foundation_wf.ansatz import model_preset
 from foundation_wf.cli.main import main
-from foundation_wf.train import phases
+from foundation_wf.train import compiled, phases
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.optimizers import OptimizerConfig, make_optimizer
@@ -129,13 +129,16 @@ def test_sweep_refreshes_stale_log_psi_after_parameter_changes(h2_run):
 def test_a_diverging_run_stops_with_one_line_naming_step_and_geometry(tmp_path, capsys):
     """Adam at learning rate 1e6: the first update wrecks the network, every later step is
     skipped; the recovery restores step 0 with half the learning rate, which is not enough:
-    the run must stop with exit 2, not write NaN results with exit 0."""
+    the run must stop with exit 2, not write NaN results with exit 0. The halved rate is an
+    argument of the same compiled step: the recovery builds no new one."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({
         **FAST, "output": str(tmp_path / "run"), "steps": 40, "pretrain": {"steps": 0},
         "optim": {"name": "adam", "learning_rate": 1e6}, "checkpoint": {"every": 50},
         "divergence": {"max_skipped": 2, "retries": 1}}))
+    built = compiled.training_step.cache_info().misses
     assert main(["pretrain", str(recipe)]) == 2
+    assert compiled.training_step.cache_info().misses - built <= 1
     err = capsys.readouterr().err.strip().splitlines()
     assert "training diverged at step" in err[-1] and "H2_R1.4" in err[-1]
     assert "after 1 recovery attempt(s)" in err[-1]

@@ -32,7 +32,7 @@ def copy(tree):
     return jax.tree_util.tree_map(jnp.array, tree)
 
 
-def unfused_step(trainer, params, opt_state, walkers, geometry, key):
+def unfused_step(trainer, params, opt_state, walkers, geometry, key, learning_rate):
     """The reference: each geometry swept and its local energies computed by its own
     compiled call, then the optimizer's own step on the stacked batch."""
     functions = trainer._functions
@@ -47,7 +47,7 @@ def unfused_step(trainer, params, opt_state, walkers, geometry, key):
     batch = {"electrons": walkers.electrons, "geometry": geometry,
              "local_energies": jnp.stack(local)}
     params, opt_state, energy, aux = trainer.optimizer.step(
-        params, opt_state, jax.random.fold_in(key, 1), batch)
+        params, opt_state, jax.random.fold_in(key, 1), batch, learning_rate)
     return params, opt_state, walkers, energy
 
 
@@ -58,8 +58,9 @@ def test_fused_step_gives_the_parameters_of_the_unfused_reference(trainer):
     reference = (copy(trainer.params), copy(trainer.opt_state), copy(walkers))
     for step in range(3):
         key = jax.random.PRNGKey(step)
-        *fused, metrics = trainer.train_step(*fused, geometry, key)
-        *reference, energy = unfused_step(trainer, *reference, geometry, key)
+        rate = jnp.asarray(0.05 / (1 + step))  # a new rate each step, as a schedule gives
+        *fused, metrics = trainer.train_step(*fused, geometry, key, rate)
+        *reference, energy = unfused_step(trainer, *reference, geometry, key, rate)
         metrics = np.asarray(metrics)
         assert metrics.shape == (2, len(compiled.STEP_METRICS))
         assert not metrics[:, compiled.STEP_METRICS.index("skipped")].any()
@@ -83,7 +84,8 @@ def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
     # One walker of geometry 1 at NaN: left out of energy and gradient, counted, applied.
     one_bad = copy(walkers).replace(electrons=walkers.electrons.at[1, 3].set(jnp.nan))
     params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
-                                               one_bad, geometry, jax.random.PRNGKey(7))
+                                               one_bad, geometry, jax.random.PRNGKey(7),
+                                               jnp.asarray(trainer.learning_rate()))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, 1]
     assert not metrics[:, column["skipped"]].any() and np.isfinite(metrics[:, 0]).all()
@@ -93,7 +95,8 @@ def test_nan_in_one_geometry_keeps_the_parameters_and_is_counted(trainer):
     all_bad = copy(walkers).replace(electrons=walkers.electrons.at[1].set(jnp.nan))
     before = copy(trainer.params)
     params, _, _, metrics = trainer.train_step(copy(trainer.params), copy(trainer.opt_state),
-                                               all_bad, geometry, jax.random.PRNGKey(8))
+                                               all_bad, geometry, jax.random.PRNGKey(8),
+                                               jnp.asarray(trainer.learning_rate()))
     metrics = np.asarray(metrics)
     assert list(metrics[:, column["nonfinite_walkers"]]) == [0, n_walkers]
     assert metrics[:, column["skipped"]].all()

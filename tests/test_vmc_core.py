@@ -154,10 +154,11 @@ def test_stacked_geometries_give_the_mean_of_their_energies_and_gradients():
 def test_learning_rate_warmup_then_hyperbolic_decay():
     from foundation_wf.vmc.optimizers import OptimizerConfig
 
-    schedule = OptimizerConfig(learning_rate=0.1, decay_time=100.0, warmup_steps=10).schedule()
-    plain = OptimizerConfig(learning_rate=0.1, decay_time=100.0).schedule()
+    warm = OptimizerConfig(learning_rate=0.1, decay_time=100.0, warmup_steps=10)
+    plain = OptimizerConfig(learning_rate=0.1, decay_time=100.0)
     for t, factor in [(0, 0.1), (4, 0.5), (9, 1.0), (50, 1.0)]:
-        np.testing.assert_allclose(float(schedule(t)), factor * 0.1 / (1 + t / 100), rtol=1e-12)
-        np.testing.assert_allclose(float(plain(t)), 0.1 / (1 + t / 100), rtol=1e-12)
+        np.testing.assert_allclose(warm.learning_rate_at(t), factor * 0.1 / (1 + t / 100),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(plain.learning_rate_at(t), 0.1 / (1 + t / 100), rtol=1e-12)
     with pytest.raises(ValueError, match="warmup_steps >= 0"):
         OptimizerConfig(warmup_steps=-1)

@@ -63,10 +63,15 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
     )
 
 
-@functools.lru_cache(maxsize=8)
 def optimizer_for(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
-    """One optimizer (and its compiled step) per configuration and loss."""
-    return make_optimizer(config, loss)
+    """One optimizer (and its compiled step) per update rule and loss: configs that differ
+    only in their learning-rate schedule share it (the rate is a step argument)."""
+    return _optimizer(config.update_rule(), loss)
+
+
+@functools.lru_cache(maxsize=8)
+def _optimizer(update_rule: OptimizerConfig, loss: Callable) -> VMCOptimizer:
+    return make_optimizer(update_rule, loss)
 
 
 # The metrics of one training step per geometry, the columns of ``training_step``'s
@@ -79,11 +84,12 @@ STEP_METRICS = ("energy", "variance", "acceptance", "step_size", "skipped",
 def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable:
     """One whole optimizer step on G geometries of equal shapes in one compiled call, with
     the parameter, optimizer and walker buffers donated: (params, opt_state, walkers,
-    geometry, key) -> (params, opt_state, walkers, metrics [G, len(STEP_METRICS)]), where
-    walkers and geometry carry a leading axis G (walkers [G, B, N, 3]).
+    geometry, key, learning_rate) -> (params, opt_state, walkers, metrics [G,
+    len(STEP_METRICS)]), where walkers and geometry carry a leading axis G (walkers
+    [G, B, N, 3]) and learning_rate is a scalar array (any value, one compilation).
 
     Each geometry's walkers are swept (key fold_in(fold_in(key, 0), g)), their local energies
-    computed once, and ``optimizer_step(params, opt_state, key, batch)`` (key
+    computed once, and ``optimizer_step(params, opt_state, key, batch, learning_rate)`` (key
     fold_in(key, 1)) applied to the mean energy. Where the energy or any updated parameter
     is not finite, the old parameters and optimizer state are kept (metric "skipped" = 1):
     the guard runs on the device, so nothing needs to reach the host until the metrics are
@@ -93,7 +99,7 @@ def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable
         walkers = functions.network_sweep(params, geometry, walkers, key)
         return walkers, functions.local_energy(params, geometry, walkers.electrons)
 
-    def step(params, opt_state, walkers, geometry, key):
+    def step(params, opt_state, walkers, geometry, key, learning_rate):
         n_geometries = walkers.electrons.shape[0]
         sweep_keys = jax.vmap(lambda g: jax.random.fold_in(jax.random.fold_in(key, 0), g))(
             jnp.arange(n_geometries))
@@ -108,7 +114,7 @@ def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable
         batch = {"electrons": finite_stand_ins(walkers.electrons, local), "geometry": geometry,
                  "local_energies": local}
         new_params, new_state, energy, aux = optimizer_step(
-            params, opt_state, jax.random.fold_in(key, 1), batch)
+            params, opt_state, jax.random.fold_in(key, 1), batch, learning_rate)
         finite = jnp.isfinite(energy) & jnp.all(jnp.stack(
             [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(new_params)]))
         keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
@@ -173,7 +179,7 @@ def evaluation_sweeps(network_sweep: Callable, local_energy: Callable,
 def clear_caches() -> None:
     """Forget every function cached above and JAX's compiled executables (each XLA:CPU
     executable keeps its code mapped into the process until then)."""
-    for cached in (run_functions, optimizer_for, training_step, hf_pretrain_step,
+    for cached in (run_functions, _optimizer, training_step, hf_pretrain_step,
                    repeated_sweeps, evaluation_sweeps):
         cached.cache_clear()
     jax.clear_caches()

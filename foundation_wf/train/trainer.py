@@ -18,7 +18,6 @@ loop: fetching, logging, checkpoints, divergence), ``saved_state``/``checkpoint`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import pathlib
@@ -95,7 +94,6 @@ class Trainer:
         self.step = 0
         self._stacked_geometries: dict[tuple[int, ...], object] = {}
         self.optimizer = None
-        self._optimizer_scale: float | None = None  # learning-rate scale it was built with
         self.opt_state = None
         self._compile()
 
@@ -216,18 +214,9 @@ class Trainer:
                        "acceptance": float(state.walkers.acceptance),
                        "step_size": float(state.walkers.step_size)})
 
-    def _build_optimizer(self) -> None:
-        """The optimizer of the config, its learning rate times ``learning_rate_scale``."""
-        optim = self.config.optim
-        if self.learning_rate_scale != 1.0:
-            optim = dataclasses.replace(
-                optim, learning_rate=optim.learning_rate * self.learning_rate_scale)
-        self.optimizer = compiled.optimizer_for(optim, self.loss)
-        self._optimizer_scale = self.learning_rate_scale
-        self.train_step = compiled.training_step(self._functions, self.optimizer.step)
-
     def _init_optimizer(self) -> None:
-        self._build_optimizer()
+        self.optimizer = compiled.optimizer_for(self.config.optim, self.loss)
+        self.train_step = compiled.training_step(self._functions, self.optimizer.step)
         # Placed first, so that the init compiles once whether the parameters come from the
         # HF fit (replicated on the walker mesh) or from a fresh initialization.
         self.params = devices.replicate(self.params, self.sharding)
@@ -277,11 +266,15 @@ class Trainer:
         if learning_rate_factor is not None:
             self.learning_rate_scale = (min(current_scale, self.learning_rate_scale)
                                         * learning_rate_factor)
-        if self.learning_rate_scale != self._optimizer_scale:
-            self._build_optimizer()
         self.folder.resume_metrics(self.step)
 
     # ----- optimization ------------------------------------------------------------------
+    def learning_rate(self) -> float:
+        """The rate of the next step: the config's schedule at this step, times the scale
+        divergence recoveries set (an argument of the compiled step: changing it does not
+        recompile)."""
+        return self.config.optim.learning_rate_at(self.step) * self.learning_rate_scale
+
     def dispatch_step(self) -> step_metrics.DispatchedStep:
         """Dispatch one optimizer step on the geometries the scheduler picks. Nothing is
         fetched: its metrics stay on the device (see ``step_metrics.fetched_rows``)."""
@@ -293,7 +286,7 @@ class Trainer:
         walkers = stack([self.states[i].walkers for i in indices])
         self.params, self.opt_state, walkers, metrics = self.train_step(
             self.params, self.opt_state, walkers, self.stacked_geometry(indices),
-            self._key(VMC_STREAM, self.step))
+            self._key(VMC_STREAM, self.step), jnp.asarray(self.learning_rate(), self.dtype))
         for position, index in enumerate(indices):
             self.states[index].walkers = jax.tree_util.tree_map(lambda a: a[position], walkers)
         self.step += 1

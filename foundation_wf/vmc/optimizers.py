@@ -3,7 +3,12 @@
     opt = make_optimizer(config, loss)          # loss(params, batch) -> (energy, aux),
                                                 # batch as in vmc.loss.make_energy_loss
     state = opt.init(params, key, batch)
-    params, state, energy, aux = opt.step(params, state, key, batch)
+    rate = config.learning_rate_at(t)          # t: optimizer steps taken
+    params, state, energy, aux = opt.step(params, state, key, batch, rate)
+
+The learning rate is an argument of the step, not a constant compiled into it: one compiled
+step serves every schedule and every rate (a divergence recovery's halved rate, a
+fine-tuning warm-up), and ``OptimizerConfig.update_rule`` is what the step depends on.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import optax
 
 OPTIMIZERS = ("kfac", "adam", "rmsprop", "sgd")
 CURVATURE_ESTIMATIONS = ("fisher_exact", "fisher_curvature_prop", "fisher_empirical")
+# OptimizerConfig fields that only set the learning rate of each step (``learning_rate_at``).
+SCHEDULE_FIELDS = ("learning_rate", "decay_time", "schedule_offset", "warmup_steps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,24 +84,31 @@ class OptimizerConfig:
                              f"warmup_steps >= 0, got {self.inverse_update_period}, "
                              f"{self.schedule_offset} and {self.warmup_steps}")
 
-    def schedule(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
-        """lr(t) = lr0 / (1 + (t + offset) / decay_time), times min(1, (t + 1) / warmup)."""
-        def learning_rate(t):
-            decayed = self.learning_rate / (1.0 + (t + self.schedule_offset) / self.decay_time)
-            if self.warmup_steps == 0:
-                return decayed
-            return decayed * jnp.minimum(1.0, (t + 1.0) / self.warmup_steps)
-        return learning_rate
+    def update_rule(self) -> OptimizerConfig:
+        """This config without its learning-rate schedule (those fields at their defaults):
+        what the optimizer's compiled step depends on (``make_optimizer``'s cache key)."""
+        defaults = OptimizerConfig()
+        return dataclasses.replace(self, **{name: getattr(defaults, name)
+                                            for name in SCHEDULE_FIELDS})
+
+    def learning_rate_at(self, step: int) -> float:
+        """lr(t) = lr0 / (1 + (t + offset) / decay_time), times min(1, (t + 1) / warmup)
+        at optimizer step t (counted from 0)."""
+        decayed = self.learning_rate / (1.0 + (step + self.schedule_offset) / self.decay_time)
+        if self.warmup_steps == 0:
+            return decayed
+        return decayed * min(1.0, (step + 1.0) / self.warmup_steps)
 
 
 @dataclasses.dataclass
 class VMCOptimizer:
-    """init(params, key, batch) -> state; step(params, state, key, batch) -> (params, state,
-    energy, aux). ``kfac`` is the underlying kfac-jax optimizer (None for optax ones); its
+    """init(params, key, batch) -> state; step(params, state, key, batch, learning_rate) ->
+    (params, state, energy, aux), the learning rate a scalar argument (so changing it does
+    not recompile). ``kfac`` is the underlying kfac-jax optimizer (None for optax ones); its
     step donates the params and state buffers passed in."""
 
     init: Callable[[Any, jax.Array, dict], Any]
-    step: Callable[[Any, Any, jax.Array, dict], tuple]
+    step: Callable[[Any, Any, jax.Array, dict, jax.Array], tuple]
     kfac: kfac_jax.Optimizer | None = None
 
 
@@ -108,7 +122,7 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
         value_and_grad_func=jax.value_and_grad(loss, has_aux=True),
         l2_reg=0.0,
         value_func_has_aux=True,
-        learning_rate_schedule=config.schedule(),
+        learning_rate_schedule=None,  # the rate is passed to every step
         momentum_schedule=lambda t: jnp.asarray(config.momentum),
         damping_schedule=lambda t: jnp.asarray(config.damping),
         norm_constraint=config.norm_constraint,
@@ -127,32 +141,35 @@ def make_kfac(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
             kfac_jax.RepeatedDenseKroneckerFactored, use_masking=False)},
     )
 
-    def step(params, state, key, batch):
+    def step(params, state, key, batch, learning_rate):
         # kfac-jax reads the step counter on the host unless given; it uses it only for the
         # burn-in (off) and the curvature-update period (1), so any positive value is exact,
         # and a constant lets the step be traced inside the fused training step.
         params, state, stats = optimizer.step(params, state, key, batch=batch,
-                                              global_step_int=1)
+                                              learning_rate=learning_rate, global_step_int=1)
         return params, state, stats["loss"], stats["aux"]
 
     return VMCOptimizer(init=optimizer.init, step=step, kfac=optimizer)
 
 
 def make_optax(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
-    schedule = config.schedule()
-    transform = {
-        "adam": lambda: optax.adam(schedule),
-        "rmsprop": lambda: optax.rmsprop(schedule),
-        "sgd": lambda: optax.sgd(schedule, momentum=config.momentum or None),
+    # optax.adam / rmsprop / sgd without their last link (the learning rate), which the step
+    # applies itself from its argument.
+    direction = {
+        "adam": optax.scale_by_adam,
+        "rmsprop": optax.scale_by_rms,
+        "sgd": lambda: optax.trace(config.momentum) if config.momentum else optax.identity(),
     }[config.name]()
 
     @jax.jit
-    def step(params, state, key, batch):
+    def step(params, state, key, batch, learning_rate):
         (energy, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
-        updates, state = transform.update(grads, state, params)
+        updates, state = direction.update(grads, state, params)
+        updates = jax.tree_util.tree_map(lambda u: (-learning_rate * u).astype(u.dtype),
+                                         updates)
         return optax.apply_updates(params, updates), state, energy, aux
 
-    return VMCOptimizer(init=lambda params, key, batch: transform.init(params), step=step)
+    return VMCOptimizer(init=lambda params, key, batch: direction.init(params), step=step)
 
 
 def make_optimizer(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
