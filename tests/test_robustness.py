@@ -9,6 +9,7 @@ functions of those modules).
 import json
 import math
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -22,12 +23,15 @@ from foundation_wf import jsonfile
 from foundation_wf.cli.main import main
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, geometry_hf
 from foundation_wf.systems import Molecule, MoleculeError
-from foundation_wf.train.config import RunConfig, build
+from foundation_wf.data.io import load_geometries
+from foundation_wf.train.config import RunConfig, build, load_config
 from foundation_wf.train.divergence import DivergenceConfig, DivergenceMonitor
 from foundation_wf.train.run_folder import RunFolderLock, settings_differences
+from foundation_wf.train.state import select_records
 from foundation_wf.vmc.stats import reblock
 
 H2_RUN = dict(TINY_RUN, dataset="reference", geometries=["H2_R1.4"])
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
 
 def write_recipe(folder, **changes):
@@ -197,3 +201,18 @@ def test_resume_accepts_a_setting_added_since_at_its_default_value():
     changed = {"steps": 10, "optim": {"learning_rate": 0.02, "warmup_steps": 50}}
     assert settings_differences(saved, changed, defaults) == (
         ["optim.warmup_steps: 0 -> 50"], [])
+
+
+RECIPES = sorted(str(p.relative_to(REPOSITORY)) for folder in ("pretrain", "finetune")
+                 for p in (REPOSITORY / folder).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_shipped_recipe_loads_with_its_geometries_and_elements(recipe):
+    """What a user runs first: each recipe's settings pass their checks, and its dataset
+    holds the geometries it names, in elements its descriptors cover (no computation)."""
+    config = load_config(REPOSITORY / recipe, [])
+    records = select_records(load_geometries(config.dataset), config.geometries)
+    assert records
+    for record in records:
+        record.molecule.check_elements(config.descriptors.elements)
