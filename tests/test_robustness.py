@@ -23,11 +23,10 @@ from foundation_wf import jsonfile
 from foundation_wf.cli.main import main
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, geometry_hf
 from foundation_wf.systems import Molecule, MoleculeError
-from foundation_wf.data.io import load_geometries
 from foundation_wf.train.config import RunConfig, build, load_config
 from foundation_wf.train.divergence import DivergenceConfig, DivergenceMonitor
 from foundation_wf.train.run_folder import RunFolderLock, settings_differences
-from foundation_wf.train.state import select_records
+from foundation_wf.train.state import checked_records
 from foundation_wf.vmc.stats import reblock
 
 H2_RUN = dict(TINY_RUN, dataset="reference", geometries=["H2_R1.4"])
@@ -210,9 +209,7 @@ RECIPES = sorted(str(p.relative_to(REPOSITORY)) for folder in ("pretrain", "fine
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_every_shipped_recipe_loads_with_its_geometries_and_elements(recipe):
     """What a user runs first: each recipe's settings pass their checks, and its dataset
-    holds the geometries it names, in elements its descriptors cover (no computation)."""
+    holds the geometries it names, in elements and a basis its descriptors cover (the
+    Trainer's own check; no computation)."""
     config = load_config(REPOSITORY / recipe, [])
-    records = select_records(load_geometries(config.dataset), config.geometries)
-    assert records
-    for record in records:
-        record.molecule.check_elements(config.descriptors.elements)
+    assert checked_records(config.dataset, config.geometries, config.descriptors)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from foundation_wf.ansatz import GeometryInput, geometry_input
+from foundation_wf.data.io import load_geometries
 from foundation_wf.data.records import GeometryRecord
 from foundation_wf.hf import DescriptorCache, DescriptorSettings, GeometryHF, geometry_hf
 from foundation_wf.train.loggers import progress
@@ -62,6 +63,18 @@ def select_records(records: Sequence[GeometryRecord],
         raise ValueError(f"geometry {missing[0]!r} is not in the dataset "
                          f"(has: {', '.join(sorted(by_name))})")
     return [by_name[n] for n in names]
+
+
+def checked_records(dataset: str, names: Sequence[str] | None,
+                    settings: DescriptorSettings) -> list[GeometryRecord]:
+    """The geometries a run names from ``dataset``, refused before any computation when a
+    name is missing, an element lies outside ``settings.elements`` or the basis is not
+    supported."""
+    records = select_records(load_geometries(dataset), names)
+    for record in records:
+        record.molecule.check_elements(settings.elements)
+    settings.layout  # noqa: B018  (refuses unsupported bases)
+    return records
 
 
 def build_states(records: Sequence[GeometryRecord], settings: DescriptorSettings,

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from foundation_wf.ansatz import make_ansatz
 from foundation_wf.ansatz.presets import preset_name
-from foundation_wf.data.io import dataset_fingerprint, load_geometries
+from foundation_wf.data.io import dataset_fingerprint
 from foundation_wf.train import (checkpoint, compiled, devices, evaluation, optimization, phases,
                                  saved_state, step_metrics)
 from foundation_wf.train import results as results_file
@@ -38,7 +38,7 @@ from foundation_wf.train.config import RunConfig, config_to_dict, use_precision
 from foundation_wf.train.divergence import DivergenceMonitor, RunDiverged
 from foundation_wf.train.loggers import progress
 from foundation_wf.train.scheduler import GeometryScheduler
-from foundation_wf.train.state import build_states, select_records, stack
+from foundation_wf.train.state import build_states, checked_records, stack
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.stats import Stats
 
@@ -64,10 +64,7 @@ class Trainer:
         self.initial_params = initial_params
         self.dtype = use_precision(config.precision)
         self.settings = config.descriptors
-        records = select_records(load_geometries(config.dataset), config.geometries)
-        for record in records:  # bad input fails here, before any computation
-            record.molecule.check_elements(self.settings.elements)
-        self.settings.layout  # noqa: B018  (refuses unsupported bases early)
+        records = checked_records(config.dataset, config.geometries, self.settings)
         self.scheduler = GeometryScheduler(
             [r.compound for r in records], config.scheduler.max_age or 3 * len(records),
             config.scheduler.policy, config.scheduler.compound_weights)
