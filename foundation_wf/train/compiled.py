@@ -99,7 +99,7 @@ def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable
         walkers = functions.network_sweep(params, geometry, walkers, key)
         return walkers, functions.local_energy(params, geometry, walkers.electrons)
 
-    def step(params, opt_state, walkers, geometry, key, learning_rate):
+    def vmc_step(params, opt_state, walkers, geometry, key, learning_rate):
         n_geometries = walkers.electrons.shape[0]
         sweep_keys = jax.vmap(lambda g: jax.random.fold_in(jax.random.fold_in(key, 0), g))(
             jnp.arange(n_geometries))
@@ -127,7 +127,7 @@ def training_step(functions: RunFunctions, optimizer_step: Callable) -> Callable
         metrics = jnp.stack([c.astype(dtype) for c in columns], axis=1)
         return params, opt_state, walkers, metrics
 
-    return jax.jit(step, donate_argnums=(0, 1, 2))
+    return jax.jit(vmc_step, donate_argnums=(0, 1, 2))
 
 
 @functools.lru_cache(maxsize=8)
