@@ -33,9 +33,9 @@ STRETCHED_BOND_TOLERANCE = 8e-3
 
 @pytest.mark.slow
 def test_stretched_bond_reaches_the_heitler_london_regime(tmp_path):
-    """H2 at R = 4 bohr (a broken bond: RHF is 0.2 Ha too high) with the default recipe's
+    """H2 at R = 4 bohr (a broken bond: RHF is 0.2 Ha too high) with the quick recipe's
     optimizer settings for 300 steps: within 8 mHa of the exact energy, never below it."""
-    trainer = Trainer(load_config("pretrain/hydrogen_chains.yaml", [
+    trainer = Trainer(load_config("pretrain/hydrogen_chains_quick.yaml", [
         "dataset=reference", "geometries=[H2_R4.0]", f"output={tmp_path}", "steps=300",
         "evaluation.steps=100", "precision=float64"]))
     stats = trainer.run()["H2_R4.0"]
