@@ -53,6 +53,16 @@ def test_a_diverged_block_is_not_checkpointed_and_the_run_resumes_from_the_last_
     assert run.step == 10
 
 
+def test_a_loop_stopped_before_the_runs_end_fetches_every_step_and_saves_none():
+    # What ``fwf bench`` times: steps up to 7 of a run whose final step lies further on.
+    run = ScriptedRun(failing=set())
+    schedule = LoopSchedule(last_step=7, checkpoint_every=100, fetch_every=3, log_every=1,
+                            final_step=19)
+    assert optimize(run, schedule, DivergenceMonitor(DivergenceConfig())) == 0
+    assert run.events == [("fetch", [0]), ("fetch", [1, 2, 3]), ("fetch", [4, 5, 6])]
+    assert run.step == 7
+
+
 def test_a_run_at_its_last_step_does_nothing():
     run = ScriptedRun(failing=set())
     run.step = 10

@@ -41,10 +41,12 @@ class TrainingRun(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class LoopSchedule:
-    """last_step: the loop stops when the run's step reaches it; checkpoint_every: a
-    checkpoint after every step that is a multiple of it (and after the last); fetch_every:
-    steps dispatched between metric fetches; log_every and final_step: which rows are logged
-    (``step_metrics.is_logged``; final_step is the run's last step, logged always)."""
+    """last_step: the loop stops when the run's step reaches it, with every dispatched
+    step fetched; checkpoint_every: a checkpoint after every step that is a multiple of it
+    and after the run's final step (not when the loop stops earlier: ``fwf bench`` times
+    steps, not a save); fetch_every: steps dispatched between metric fetches; log_every and
+    final_step: which rows are logged (``step_metrics.is_logged``; final_step is the run's
+    last step, logged always)."""
 
     last_step: int
     checkpoint_every: int
@@ -65,9 +67,10 @@ def optimize(run: TrainingRun, schedule: LoopSchedule, divergence: DivergenceMon
         while run.step < schedule.last_step:
             pending.append(run.dispatch_step())
             checkpoint_due = (run.step % schedule.checkpoint_every == 0
-                              or run.step == schedule.last_step)
+                              or run.step == schedule.final_step + 1)
             # Fetch after a step that is logged, so that its wall time is when it ended.
-            if not (checkpoint_due or (run.step - 1) % schedule.fetch_every == 0):
+            if not (checkpoint_due or run.step == schedule.last_step
+                    or (run.step - 1) % schedule.fetch_every == 0):
                 continue
             steps, pending = run.fetch_rows(pending), []
             for rows in steps:
