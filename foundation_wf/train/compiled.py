@@ -14,8 +14,10 @@ import optax
 from foundation_wf.ansatz.model import Ansatz
 from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hf_pretrain import hf_log_abs, make_pretrain_loss
-from foundation_wf.vmc.loss import finite_stand_ins, make_batch_local_energy, make_energy_loss
+from foundation_wf.vmc.loss import (centred_local_energies, finite_stand_ins,
+                                    make_batch_local_energy, make_energy_loss)
 from foundation_wf.vmc.optimizers import OptimizerConfig, VMCOptimizer, make_optimizer
+from foundation_wf.vmc.spring import make_walker_jacobian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +25,9 @@ class RunFunctions:
     """network_sweep(params, geometry, walkers, key), hf_sweep(target, geometry, walkers, key),
     log_abs(params, geometry, x [B,N,3]) -> [B], hf_log_abs(target, geometry, x) -> [B],
     local_energy(params, geometry, x) -> [B] (hartree), loss(params, batch) -> (E, aux) with
-    the batch's local energies precomputed (see ``vmc.loss.make_energy_loss``)."""
+    the batch's local energies precomputed (see ``vmc.loss.make_energy_loss``),
+    walker_jacobian(params, geometry, x [G,B,N,3]) -> [G,B,P] and centred_energies(local
+    [G,B]) -> [G,B], SPRING's inputs (``vmc.spring``)."""
 
     network_sweep: Callable
     hf_sweep: Callable
@@ -31,6 +35,8 @@ class RunFunctions:
     hf_log_abs: Callable
     local_energy: Callable
     loss: Callable
+    walker_jacobian: Callable
+    centred_energies: Callable
 
 
 @functools.lru_cache(maxsize=8)
@@ -60,18 +66,21 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
         hf_log_abs=jax.jit(lambda t, g, x: hf_log_abs(t, g.coords, x)),
         local_energy=jax.jit(make_batch_local_energy(ansatz, laplacian, chunk_size)),
         loss=make_energy_loss(ansatz, clip_scale),
+        walker_jacobian=make_walker_jacobian(ansatz),
+        centred_energies=functools.partial(centred_local_energies, clip_scale=clip_scale),
     )
 
 
-def optimizer_for(config: OptimizerConfig, loss: Callable) -> VMCOptimizer:
-    """One optimizer (and its compiled step) per update rule and loss: configs that differ
-    only in their learning-rate schedule share it (the rate is a step argument)."""
-    return _optimizer(config.update_rule(), loss)
+def optimizer_for(config: OptimizerConfig, functions: RunFunctions) -> VMCOptimizer:
+    """One optimizer (and its compiled step) per update rule and run functions: configs that
+    differ only in their learning-rate schedule share it (the rate is a step argument)."""
+    return _optimizer(config.update_rule(), functions)
 
 
 @functools.lru_cache(maxsize=8)
-def _optimizer(update_rule: OptimizerConfig, loss: Callable) -> VMCOptimizer:
-    return make_optimizer(update_rule, loss)
+def _optimizer(update_rule: OptimizerConfig, functions: RunFunctions) -> VMCOptimizer:
+    return make_optimizer(update_rule, functions.loss, functions.walker_jacobian,
+                          functions.centred_energies)
 
 
 # The metrics of one training step per geometry, the columns of ``training_step``'s

@@ -212,7 +212,7 @@ class Trainer:
                        "step_size": float(state.walkers.step_size)})
 
     def _init_optimizer(self) -> None:
-        self.optimizer = compiled.optimizer_for(self.config.optim, self.loss)
+        self.optimizer = compiled.optimizer_for(self.config.optim, self._functions)
         self.train_step = compiled.training_step(self._functions, self.optimizer.step)
         # Placed first, so that the init compiles once whether the parameters come from the
         # HF fit (replicated on the walker mesh) or from a fresh initialization.

@@ -75,6 +75,16 @@ def make_batch_local_energy(ansatz: Ansatz, laplacian: str = "forward",
     return batch_local_energy
 
 
+def centred_local_energies(local: jnp.ndarray, clip_scale: float) -> jnp.ndarray:
+    """Local energies [G, B] (hartree, NaN where not finite) clipped around each geometry's
+    median (``clip_around_median``) and centred on each geometry's mean: the energy
+    gradient's weights. Zero (not NaN) where not finite, so those walkers take no part and
+    a transposed product never sees NaN."""
+    clipped = jax.vmap(clip_around_median, in_axes=(0, None))(local, clip_scale)
+    return jnp.where(jnp.isfinite(local),
+                     clipped - jnp.nanmean(clipped, axis=1, keepdims=True), 0.0)
+
+
 def make_energy_loss(ansatz: Ansatz, clip_scale: float = 5.0) -> Callable:
     """loss(params, batch) -> (energy, EnergyAux) for G geometries of equal shapes, trained
     together: batch = {"electrons" [G, B, N, 3] bohr, "geometry" (GeometryInput with a
@@ -101,12 +111,8 @@ def make_energy_loss(ansatz: Ansatz, clip_scale: float = 5.0) -> Callable:
     def energy_jvp(primals, tangents):
         params, batch = primals
         loss, aux = energy(params, batch)
-        # Walkers with a non-finite local energy take no part in the gradient.
         finite = jnp.isfinite(aux.local_energies)
-        clipped = jax.vmap(clip_around_median, in_axes=(0, None))(aux.local_energies,
-                                                                   clip_scale)
-        # Zeros (not NaN) where masked: the transposed product must not see NaN either.
-        centred = jnp.where(finite, clipped - jnp.nanmean(clipped, axis=1, keepdims=True), 0.0)
+        centred = centred_local_energies(aux.local_energies, clip_scale)
         n_geometries = centred.shape[0]
         weights = centred / (n_geometries * jnp.maximum(jnp.sum(finite, axis=1, keepdims=True), 1))
         log_abs_value, log_abs_tangent = jax.jvp(
