@@ -40,7 +40,8 @@ class OptimizerConfig:
       name: kfac | spring | adam | rmsprop | sgd. spring: natural gradient solved in the
         walkers' space, with momentum (``vmc.spring``); on H6 d=1.6 alone (1,500 steps, 256
         walkers, momentum 0.99) it ended 2.1 mHa above CCSD(T)/CBS in 5.7 min, KFAC 8.0 mHa
-        in 3.0 min and 5.2 mHa after 6,000 steps.
+        in 3.0 min and 5.2 mHa after 6,000 steps. For one geometry only so far: trained across
+        the default recipe's 32 geometries it diverged, or ended far above KFAC (README).
       learning_rate: initial learning rate lr0; lr(t) = lr0 / (1 + (t + offset) / decay_time).
       decay_time: steps over which the learning rate halves (hyperbolic decay).
       schedule_offset: added to the step in the schedule (fine-tuning starts further along).
