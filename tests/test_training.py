@@ -9,7 +9,7 @@ import yaml
 
 from conftest import TINY_RUN
 from foundation_wf.ansatz import model_preset
-from foundation_wf.cli.main import main
+from foundation_wf.cli.main import build_parser, main, parse_arguments
 from foundation_wf.train import compiled, phases
 from foundation_wf.train.config import ConfigError, RunConfig, build, load_config
 from foundation_wf.train.trainer import Trainer
@@ -99,6 +99,21 @@ def test_cli_train_reports_error_before_work(tmp_path, capsys):
     recipe.write_text("dataset: reference\nmodel: huge\n")
     assert main(["train", str(recipe), f"output={tmp_path}/run"]) == 2
     assert "unknown model preset 'huge'" in capsys.readouterr().err
+
+
+def test_overrides_after_options_reach_the_recipe():
+    """KEY=VALUE overrides may follow a subcommand's options (argparse alone rejects them
+    there); anything else left over is still an error."""
+    parser = build_parser()
+    args = parse_arguments(parser, [
+        "compare-finetune", "--checkpoint", "hchains", "finetune/h6_hchains.yaml", "steps=50",
+        "--budgets", "0", "50", "--output", "runs/x", "optim.name=spring", "optim.momentum=0.9"])
+    assert args.recipe == "finetune/h6_hchains.yaml" and args.budgets == [0, 50]
+    assert args.overrides == ["steps=50", "optim.name=spring", "optim.momentum=0.9"]
+    with pytest.raises(SystemExit):
+        parse_arguments(parser, ["pretrain", "pretrain/h2.yaml", "--no-such-option"])
+    with pytest.raises(SystemExit):
+        parse_arguments(parser, ["model", "list", "walkers=8"])  # takes no overrides
 
 
 def test_model_given_as_fields_instead_of_a_preset():

@@ -48,12 +48,26 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """The parsed arguments, with KEY=VALUE overrides accepted after options too
+    (``fwf finetune RECIPE --checkpoint RUN steps=50``): argparse alone stops collecting a
+    subcommand's positional overrides at its first option."""
+    args, extra = parser.parse_known_args(argv)
+    overrides = [token for token in extra if "=" in token and not token.startswith("-")]
+    if overrides and hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *overrides]
+        extra = [token for token in extra if token not in overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand. Errors are one line on stderr (exit 2 for bad input, 1 for anything
     else) unless --debug asks for the traceback."""
     enable_compilation_cache()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     try:
         return int(args.run(args) or 0)
     except Exception as error:  # noqa: BLE001  (the one place that turns errors into lines)
