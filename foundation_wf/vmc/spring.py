@@ -19,13 +19,16 @@ than any P x P curvature. Without momentum delta is the least-squares natural gr
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from foundation_wf.ansatz.model import Ansatz
+
+if TYPE_CHECKING:  # vmc.optimizers imports this module
+    from foundation_wf.vmc.optimizers import OptimizerConfig
 
 
 def make_walker_jacobian(ansatz: Ansatz) -> Callable:
@@ -65,10 +68,10 @@ def spring_direction(jacobian: jnp.ndarray, centred: jnp.ndarray, finite: jnp.nd
     return delta, jnp.dot(delta, o.T @ eps)
 
 
-def make_spring(config, loss: Callable, walker_jacobian: Callable,
+def make_spring(config: OptimizerConfig, loss: Callable, walker_jacobian: Callable,
                 centred_energies: Callable) -> tuple[Callable, Callable]:
-    """(init, step) of a ``vmc.optimizers.VMCOptimizer`` for ``config`` (an OptimizerConfig:
-    damping, momentum, norm_constraint) and ``loss`` (``vmc.loss.make_energy_loss``);
+    """(init, step) of a ``vmc.optimizers.VMCOptimizer`` for ``config`` (its damping,
+    momentum and norm_constraint) and ``loss`` (``vmc.loss.make_energy_loss``);
     ``centred_energies(local [G, B]) -> [G, B]`` is ``vmc.loss.centred_local_energies`` at
     the run's clip scale. The state is phi, the last step [P]."""
 
