@@ -16,8 +16,9 @@ from foundation_wf.ansatz import geometry_input, make_ansatz
 from foundation_wf.hf import DescriptorSettings, geometry_hf
 from foundation_wf.train.config import RunConfig, build
 from foundation_wf.train.trainer import Trainer
-from foundation_wf.vmc.loss import walker_major_log_abs
-from foundation_wf.vmc.spring import make_walker_jacobian, spring_direction
+from foundation_wf.vmc.loss import EnergyAux, walker_major_log_abs
+from foundation_wf.vmc.optimizers import OptimizerConfig
+from foundation_wf.vmc.spring import make_spring, make_walker_jacobian, spring_direction
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
@@ -47,6 +48,37 @@ def test_step_is_the_damped_least_squares_solution(momentum):
                                o.T @ eps + damping * momentum * np.asarray(previous))
     np.testing.assert_allclose(delta, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(along, expected @ (o.T @ eps), rtol=1e-9)
+
+
+@pytest.mark.parametrize("spring_norm", ["euclidean", "fisher"])
+def test_step_is_scaled_down_to_its_norm_bound(spring_norm):
+    """With a bound smaller than the free step, the parameters move along the SPRING
+    direction by exactly the bound: lr^2 |delta|^2 = C (euclidean) or lr^2 <delta, O^T eps>
+    = C (fisher); with a loose bound, by the full step."""
+    rng = np.random.default_rng(3)
+    jacobian = jnp.asarray(rng.standard_normal((1, 8, 12)))
+    local = jnp.asarray(rng.standard_normal((1, 8)))
+    centred = local - jnp.mean(local)
+    params = {"w": jnp.asarray(rng.standard_normal(12))}
+    previous = jnp.asarray(rng.standard_normal(12))
+    rate, damping, momentum = 0.3, 1e-2, 0.9
+
+    def loss(params, batch):
+        aux = EnergyAux(local_energies=local, variance=jnp.var(local, axis=1),
+                        n_nonfinite=jnp.zeros(1, int))
+        return jnp.mean(local), aux
+
+    delta, along = spring_direction(jacobian, centred, jnp.ones((1, 8), bool), previous,
+                                    damping, momentum)
+    free = rate**2 * (float(delta @ delta) if spring_norm == "euclidean" else float(along))
+    for bound, scale in ((free / 4, 0.5), (free * 4, 1.0)):
+        config = OptimizerConfig(name="spring", damping=damping, momentum=momentum,
+                                 norm_constraint=bound, spring_norm=spring_norm)
+        _, step = make_spring(config, loss, lambda *args: jacobian, lambda e: e - jnp.mean(e))
+        moved, phi, _, _ = step(params, previous, jax.random.PRNGKey(0),
+                               {"geometry": None, "electrons": None}, rate)
+        np.testing.assert_allclose(params["w"] - moved["w"], rate * scale * delta, rtol=1e-9)
+        np.testing.assert_allclose(phi, scale * delta, rtol=1e-9)
 
 
 def test_walker_jacobian_is_the_gradient_of_each_walkers_log_psi():

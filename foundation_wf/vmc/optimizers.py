@@ -27,6 +27,7 @@ import optax
 from foundation_wf.vmc.spring import make_spring
 
 OPTIMIZERS = ("kfac", "spring", "adam", "rmsprop", "sgd")
+SPRING_NORMS = ("euclidean", "fisher")
 CURVATURE_ESTIMATIONS = ("fisher_exact", "fisher_curvature_prop", "fisher_empirical")
 # OptimizerConfig fields that only set the learning rate of each step (``learning_rate_at``).
 SCHEDULE_FIELDS = ("learning_rate", "decay_time", "schedule_offset", "warmup_steps")
@@ -55,6 +56,8 @@ class OptimizerConfig:
         on H6 the inversions were 37 of 164 ms per step at 1, `fwf bench`; the hydrogen_chains recipe
         with 5 ended at the same energies as with 1, -1.1(1.0) mHa on average over its 21
         geometries).
+      spring_norm: the norm SPRING's step is bounded in (``vmc.spring``): "euclidean"
+        lr^2 |delta|^2 or "fisher" lr^2 <delta, gradient>.
       momentum: momentum (KFAC, SPRING and SGD; SPRING's published value is 0.99).
       curvature_estimation: kfac-jax estimation mode. "fisher_curvature_prop" draws a random
         vector per walker, so parameters shared by all walkers (the per-geometry GNN) get an
@@ -71,11 +74,15 @@ class OptimizerConfig:
     curvature_ema: float = 0.95
     inverse_update_period: int = 5
     momentum: float = 0.0
+    spring_norm: str = "fisher"
     curvature_estimation: str = "fisher_exact"
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
+        if self.spring_norm not in SPRING_NORMS:
+            raise ValueError(f"spring_norm must be one of {SPRING_NORMS}, "
+                             f"got {self.spring_norm!r}")
         if self.curvature_estimation not in CURVATURE_ESTIMATIONS:
             raise ValueError(f"curvature_estimation must be one of {CURVATURE_ESTIMATIONS}, "
                              f"got {self.curvature_estimation!r}")

@@ -10,8 +10,11 @@ and divided by sqrt(B):
     delta = O^T (O O^T + damping I + 1/B)^-1 (eps - mu O phi) + mu phi
     params <- params - lr c delta,   phi <- c delta
 
-mu is ``OptimizerConfig.momentum`` and c <= 1 scales the step so that
-lr^2 <delta, O^T eps> <= ``norm_constraint`` (KFAC's bound). Only a B x B system is solved
+mu is ``OptimizerConfig.momentum`` and c <= 1 scales the step so that its squared norm
+lr^2 |delta|^2 <= ``norm_constraint`` (``OptimizerConfig.spring_norm`` "euclidean", as
+published) or lr^2 <delta, O^T eps> <= ``norm_constraint`` ("fisher", KFAC's bound, which
+does not see the part of delta that the current walkers' gradient does not: the momentum's
+share, or the fit to another geometry's walkers). Only a B x B system is solved
 (float64 when x64 is on): with 256 walkers and tens of thousands of parameters it is cheaper
 than any P x P curvature. Without momentum delta is the least-squares natural gradient
 (O^T O + damping)^-1 O^T eps.
@@ -86,7 +89,9 @@ def make_spring(config: OptimizerConfig, loss: Callable, walker_jacobian: Callab
         delta, along_gradient = spring_direction(
             jacobian, centred_energies(aux.local_energies), finite, previous,
             config.damping, config.momentum)
-        squared_norm = learning_rate**2 * along_gradient
+        squared_norm = learning_rate**2 * (jnp.dot(delta, delta)
+                                           if config.spring_norm == "euclidean"
+                                           else along_gradient)
         scale = jnp.minimum(1.0, jnp.sqrt(config.norm_constraint
                                           / jnp.maximum(squared_norm, 1e-30)))
         delta = scale * delta
