@@ -41,8 +41,11 @@ class OptimizerConfig:
       name: kfac | spring | adam | rmsprop | sgd. spring: natural gradient solved in the
         walkers' space, with momentum (``vmc.spring``); on H6 d=1.6 alone (1,500 steps, 256
         walkers, momentum 0.99) it ended 2.1 mHa above CCSD(T)/CBS in 5.7 min, KFAC 8.0 mHa
-        in 3.0 min and 5.2 mHa after 6,000 steps. For one geometry only so far: trained across
-        the default recipe's 32 geometries it diverged, or ended far above KFAC (README).
+        in 3.0 min and 5.2 mHa after 6,000 steps. Across many geometries it needs several
+        geometries per step and the Euclidean bound (``spring_norm``): the default
+        hydrogen-chain recipe, 8 geometries x 32 walkers per step, gives H10 zero-shot a
+        mean error of +17 mHa where KFAC at equal time gives +23; with one geometry per
+        step it diverged (README, VMC engine).
       learning_rate: initial learning rate lr0; lr(t) = lr0 / (1 + (t + offset) / decay_time).
       decay_time: steps over which the learning rate halves (hyperbolic decay).
       schedule_offset: added to the step in the schedule (fine-tuning starts further along).
@@ -50,14 +53,16 @@ class OptimizerConfig:
         first warmup_steps steps (0: no warm-up), while KFAC's curvature estimate fills up
         (a fresh KFAC state at the full rate can undo a good starting point).
       damping: KFAC and SPRING damping (Tikhonov), fixed.
-      norm_constraint: KFAC and SPRING bound on the squared step norm in the Fisher metric.
+      norm_constraint: KFAC and SPRING bound on the squared step norm (KFAC: in the Fisher
+        metric; SPRING: in ``spring_norm``'s).
       curvature_ema: KFAC moving-average decay of the curvature factors.
       inverse_update_period: KFAC steps between factor inversions (5, kfac-jax's default:
         on H6 the inversions were 37 of 164 ms per step at 1, `fwf bench`; the hydrogen_chains recipe
         with 5 ended at the same energies as with 1, -1.1(1.0) mHa on average over its 21
         geometries).
       spring_norm: the norm SPRING's step is bounded in (``vmc.spring``): "euclidean"
-        lr^2 |delta|^2 or "fisher" lr^2 <delta, gradient>.
+        lr^2 |delta|^2 or "fisher" lr^2 <delta, gradient> (which only sees the current
+        walkers' gradient: on H6 it stayed near 1e-5 of a 1e-3 bound).
       momentum: momentum (KFAC, SPRING and SGD; SPRING's published value is 0.99).
       curvature_estimation: kfac-jax estimation mode. "fisher_curvature_prop" draws a random
         vector per walker, so parameters shared by all walkers (the per-geometry GNN) get an
