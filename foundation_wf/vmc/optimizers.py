@@ -40,8 +40,9 @@ class OptimizerConfig:
     Attributes:
       name: kfac | spring | adam | rmsprop | sgd. spring: natural gradient solved in the
         walkers' space, with momentum (``vmc.spring``); on H6 d=1.6 alone (1,500 steps, 256
-        walkers, momentum 0.99) it ended 2.1 mHa above CCSD(T)/CBS in 5.7 min, KFAC 8.0 mHa
-        in 3.0 min and 5.2 mHa after 6,000 steps. Across many geometries it needs several
+        walkers, momentum 0.99) it ended 1.7 mHa above a CCSD(T)/CBS(D,T) estimate (2.1
+        with the Fisher bound, in 5.7 min), KFAC 8.0 mHa in 3.0 min and 5.2 mHa after 6,000
+        steps. Across many geometries it needs several
         geometries per step and the Euclidean bound (``spring_norm``): the default
         hydrogen-chain recipe, 8 geometries x 32 walkers per step, gives H10 zero-shot a
         mean error of +17 mHa where KFAC at equal time gives +23; with one geometry per

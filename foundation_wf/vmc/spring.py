@@ -13,8 +13,8 @@ and divided by sqrt(B):
 mu is ``OptimizerConfig.momentum`` and c <= 1 scales the step so that its squared norm
 lr^2 |delta|^2 <= ``norm_constraint`` (``OptimizerConfig.spring_norm`` "euclidean", as
 published) or lr^2 <delta, O^T eps> <= ``norm_constraint`` ("fisher", KFAC's bound, which
-does not see the part of delta that the current walkers' gradient does not: the momentum's
-share, or the fit to another geometry's walkers). Only a B x B system is solved
+is blind to the part of delta orthogonal to the current walkers' gradient: the momentum's
+share, or a fit to another geometry's walkers). Only a B x B system is solved
 (float64 when x64 is on): with 256 walkers and tens of thousands of parameters it is cheaper
 than any P x P curvature. Without momentum delta is the least-squares natural gradient
 (O^T O + damping)^-1 O^T eps.
