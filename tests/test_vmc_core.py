@@ -12,7 +12,7 @@ from foundation_wf.vmc import mcmc
 from foundation_wf.vmc.hamiltonian import kinetic_energy, potential_energy
 from foundation_wf.vmc.loss import (local_energy_chunk_for, make_batch_local_energy,
                                    make_energy_loss)
-from foundation_wf.vmc.stats import reblock
+from foundation_wf.vmc.stats import reblock, widened_by_walker_spread
 
 NUCLEUS = jnp.zeros((1, 3))
 
@@ -112,6 +112,28 @@ def test_reblocking_recovers_error_of_correlated_series():
     assert stats.error > 3 * np.sqrt(series.var() / n)  # naive error is far too small
     independent = reblock(rng.normal(size=4096))
     assert independent.error == pytest.approx(1 / 64, rel=0.15)
+
+
+def test_walker_stuck_for_the_whole_series_widens_the_error_bar():
+    """One walker of 256 shifted by 40 sigma for all 100 sweeps moves every sweep's mean by
+    40/256: reblocking cannot see it, the spread of the walkers' averages does."""
+    rng = np.random.default_rng(1)
+    local = rng.normal(size=(100, 256))  # [sweeps, walkers], independent
+    plain = reblock(local.mean(axis=1))
+    no_outlier = widened_by_walker_spread(plain, local.mean(axis=0))
+    # no outlier: the exact error of the mean of 25,600 independent values, never below
+    # the reblocked one (which, from 100 points, can itself come out low)
+    assert no_outlier.error == pytest.approx(1 / 160, rel=0.15)
+    assert no_outlier.error >= plain.error
+    local[:, 0] += 40.0
+    stuck = reblock(local.mean(axis=1))
+    widened = widened_by_walker_spread(stuck, local.mean(axis=0))
+    bias = 40.0 / 256
+    assert stuck.error < bias / 10  # reblocking alone: the bias is 25 error bars away
+    assert widened.error > bias / 2 and widened.mean == stuck.mean
+    averages = local.mean(axis=0)
+    averages[5] = np.nan  # a walker without a finite local energy is left out
+    assert np.isfinite(widened_by_walker_spread(stuck, averages).error)
 
 
 def test_walker_with_nonfinite_local_energy_is_left_out_of_energy_and_gradient():

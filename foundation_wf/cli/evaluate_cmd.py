@@ -18,7 +18,9 @@ def add_parser(subparsers) -> None:
         description="Evaluate pretrained weights on every geometry of a dataset without any "
                     "parameter update: HF descriptors (cached), walkers sampled from HF and "
                     "burned in with the network, then evaluation sweeps; energies with "
-                    "reblocked error bars. Writes results.csv/.json and pes.png (energy vs "
+                    "reblocked error bars, widened to the spread of the walkers' own "
+                    "averages where that is larger (a walker stuck far out). Lithium and "
+                    "heavier atoms need more burn-in and sweeps (e.g. 200 and 500). Writes results.csv/.json and pes.png (energy vs "
                     "scan coordinate with HF and reference) to --output.",
     )
     parser.add_argument("dataset", help="dataset name under datasets/, folder or .jsonl file")

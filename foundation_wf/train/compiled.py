@@ -170,17 +170,25 @@ def repeated_sweeps(sweep: Callable, n_sweeps: int) -> Callable:
 @functools.lru_cache(maxsize=8)
 def evaluation_sweeps(network_sweep: Callable, local_energy: Callable,
                       n_sweeps: int) -> Callable:
-    """(params, geometry, walkers, key) -> (walkers, means [n_sweeps]) in one compiled call:
-    each sweep (key fold_in(key, i)) moves the walkers, then the mean local energy (Ha) of
-    the walkers with a finite one is recorded (NaN when none is), all on the device."""
+    """(params, geometry, walkers, key) -> (walkers, means [n_sweeps], walker_means [B]) in
+    one compiled call: each sweep (key fold_in(key, i)) moves the walkers, then the mean
+    local energy (Ha) of the walkers with a finite one is recorded (NaN when none is), and
+    each walker's finite local energies are summed; walker_means is each walker's average
+    over the sweeps (NaN for a walker without a finite one), all on the device."""
 
     def run(params, geometry, walkers, key):
-        def body(walkers, sweep):
+        def body(carry, sweep):
+            walkers, sums, counts = carry
             walkers = network_sweep(params, geometry, walkers, jax.random.fold_in(key, sweep))
             local = local_energy(params, geometry, walkers.electrons)
-            return walkers, jnp.nanmean(jnp.where(jnp.isfinite(local), local, jnp.nan))
+            finite = jnp.isfinite(local)
+            carry = (walkers, sums + jnp.where(finite, local, 0.0), counts + finite)
+            return carry, jnp.nanmean(jnp.where(finite, local, jnp.nan))
 
-        return jax.lax.scan(body, walkers, jnp.arange(n_sweeps))
+        zeros = jnp.zeros(walkers.log_abs.shape, walkers.log_abs.dtype)
+        (walkers, sums, counts), means = jax.lax.scan(
+            body, (walkers, zeros, zeros), jnp.arange(n_sweeps))
+        return walkers, means, jnp.where(counts > 0, sums / counts, jnp.nan)
 
     return jax.jit(run)
 

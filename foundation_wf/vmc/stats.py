@@ -63,3 +63,27 @@ def reblock(series) -> Stats:
             break
     error = float(errors[chosen])
     return Stats(mean, error, variance, float(0.5 * (error / naive) ** 2), n)
+
+
+def widened_by_walker_spread(stats: Stats, walker_means) -> Stats:
+    """``stats`` of a series of per-sweep walker means, with its error bar replaced by the
+    standard error of the B walkers' own averages (``walker_means`` [B], NaN ignored) when
+    that is larger.
+
+    Reblocking sees correlations shorter than the series; a walker that stays in a rare
+    region (an electron far out, at a high local energy) for as long as the series shifts
+    every sweep's mean the same way and is invisible to it, but it makes that walker's
+    average an outlier among the walkers'. Walkers are independent chains, so the spread of
+    their averages gives an error bar that still holds when a walker's correlations are as
+    long as the series.
+    """
+    averages = np.asarray(walker_means, dtype=np.float64).ravel()
+    averages = averages[np.isfinite(averages)]
+    if averages.size < 2 or not math.isfinite(stats.error):
+        return stats
+    walker_error = float(np.sqrt(averages.var() / (averages.size - 1)))
+    if walker_error <= stats.error:
+        return stats
+    naive = math.sqrt(stats.variance / max(stats.n - 1, 1)) if stats.n > 1 else math.nan
+    tau = 0.5 * (walker_error / naive) ** 2 if naive > 0 else stats.tau
+    return dataclasses.replace(stats, error=walker_error, tau=float(tau))
