@@ -20,8 +20,9 @@ def add_parser(subparsers) -> None:
                     "burned in with the network, then evaluation sweeps; energies with "
                     "reblocked error bars, widened to the spread of the walkers' own "
                     "averages where that is larger (a walker stuck far out). Lithium and "
-                    "heavier atoms need more burn-in and sweeps (e.g. 200 and 500). Writes results.csv/.json and pes.png (energy vs "
-                    "scan coordinate with HF and reference) to --output.",
+                    "heavier atoms need more burn-in and sweeps (e.g. 200 and 500). Writes "
+                    "results.csv/.json and pes.png (energy vs scan coordinate with HF and "
+                    "reference) to --output.",
     )
     parser.add_argument("dataset", help="dataset name under datasets/, folder or .jsonl file")
     add_checkpoint_argument(parser)

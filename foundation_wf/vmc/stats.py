@@ -84,6 +84,6 @@ def widened_by_walker_spread(stats: Stats, walker_means) -> Stats:
     walker_error = float(np.sqrt(averages.var() / (averages.size - 1)))
     if walker_error <= stats.error:
         return stats
-    naive = math.sqrt(stats.variance / max(stats.n - 1, 1)) if stats.n > 1 else math.nan
+    naive = math.sqrt(stats.variance / (stats.n - 1))  # a finite error implies n >= 2
     tau = 0.5 * (walker_error / naive) ** 2 if naive > 0 else stats.tau
     return dataclasses.replace(stats, error=walker_error, tau=float(tau))
