@@ -58,7 +58,8 @@ def compiled(ansatz) -> compiled_functions.RunFunctions:
     """The run's jitted log|psi|, local energies and MCMC sweep (5 moves) of an ansatz, each
     compiled once per shape (op by op, one log|psi| of a tiny model takes seconds)."""
     return compiled_functions.run_functions(ansatz, n_moves=5, target_acceptance=0.5,
-                                            laplacian="forward", chunk_size=0, clip_scale=5.0)
+                                            laplacian="forward", chunk_size=0, clip_scale=5.0,
+                                            proposal="nuclear")
 
 
 def log_abs_psi(ansatz, params, geo, x):

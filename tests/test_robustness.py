@@ -52,6 +52,7 @@ def one_line_error(capsys) -> str:
     ("mcmc.target_acceptance=5", "mcmc.target_acceptance must be between 0 and 1"),
     ("mcmc.initial_step_size=-1", "mcmc.initial_step_size must be > 0"),
     ("mcmc.burn_in=-5", "mcmc.burn_in must be >= 0"),
+    ("mcmc.proposal=gaussian", "mcmc.proposal must be one of"),
     ("pretrain.steps=-5", "pretrain.steps must be >= 0"),
     ("evaluation.steps=1", "evaluation.steps must be >= 4"),
     ("seed=1180591620717411303424", "seed must be an integer in [0, 2**63)"),

@@ -72,20 +72,40 @@ def test_default_local_energy_chunk_shrinks_with_the_electron_count():
         1024, 128, 32, 16, 8, 4, 4]
 
 
-def test_mcmc_samples_hydrogen_ground_state_density():
-    """<r> = 1.5 bohr for |psi|^2 = exp(-2r)/pi; the step size adapts towards 50%."""
+@pytest.mark.parametrize("length_scales", [
+    None, mcmc.nuclear_length_scales(jnp.zeros((1, 3)), jnp.array([0.5]))],
+    ids=["uniform", "nuclear"])
+def test_mcmc_samples_hydrogen_ground_state_density(length_scales):
+    """<r> = 1.5 and <r^2> = 3 bohr^2 for |psi|^2 = exp(-2r)/pi; the step size adapts towards
+    50%. The nuclear proposal's widths grow with r from 2 bohr (a nuclear charge of 1/2 makes
+    them vary where the density is): without the Hastings correction <r> drops to about 1.43."""
     molecule = Molecule.from_symbols(["H"], [[0, 0, 0]], unit="bohr", spin=1)
     log_abs = lambda x: -jnp.linalg.norm(x[:, 0], axis=-1)  # noqa: E731
     x = mcmc.initial_electrons(jax.random.PRNGKey(2), molecule, 2000, dtype=jnp.float64)
     state = mcmc.init_walkers(log_abs, x, step_size=0.05)
-    sweep = jax.jit(lambda s, k: mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, s, k, 10)))
-    radii = []
+    sweep = jax.jit(lambda s, k: mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, s, k, 10, length_scales)))
+    radii, squares = [], []
     for i in range(60):
         state = sweep(state, jax.random.PRNGKey(100 + i))
         if i >= 20:
-            radii.append(float(jnp.mean(jnp.linalg.norm(state.electrons[:, 0], axis=-1))))
+            r = jnp.linalg.norm(state.electrons[:, 0], axis=-1)
+            radii.append(float(jnp.mean(r)))
+            squares.append(float(jnp.mean(r**2)))
     assert 0.35 < float(state.acceptance) < 0.65
     assert np.mean(radii) == pytest.approx(1.5, abs=0.03)
+    assert np.mean(squares) == pytest.approx(3.0, abs=0.1)
+
+
+def test_nuclear_proposal_widths_follow_the_nuclei_around_each_electron():
+    """Li at 0, H at 4 bohr: a Li 1s electron gets 1/3 bohr, one near the proton 1 bohr, one
+    between them its distance to the nearer nucleus, one far out the cap."""
+    scales = mcmc.nuclear_length_scales(jnp.array([[0.0, 0, 0], [0, 0, 4.0]]), jnp.array([3.0, 1]))
+    electrons = jnp.array([[[0.0, 0, 0.1], [0, 0, 3.8], [0, 0, 1.5], [0, 0, -2.5], [20.0, 0, 0]]])
+    widths = mcmc.proposal_widths(electrons, scales, jnp.asarray(0.4))
+    np.testing.assert_allclose(
+        widths, 0.4 * np.array([[1 / 3, 1.0, 1.5, 2.5, mcmc.MAX_LENGTH_SCALE]]), rtol=1e-6)
+    np.testing.assert_allclose(mcmc.proposal_widths(electrons, None, jnp.asarray(0.4)),
+                               np.full((1, 5), 0.4))
 
 
 def test_initial_electrons_follow_charge_and_spin():

@@ -41,7 +41,13 @@ class RunFunctions:
 
 @functools.lru_cache(maxsize=8)
 def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplacian: str,
-                  chunk_size: int, clip_scale: float) -> RunFunctions:
+                  chunk_size: int, clip_scale: float, proposal: str) -> RunFunctions:
+    """The compiled functions of a run; ``proposal`` is one of ``mcmc.PROPOSALS``."""
+    def length_scales(geometry):  # None: uniform proposal widths
+        if proposal == "nuclear":
+            return mcmc.nuclear_length_scales(geometry.coords, geometry.charges)
+        return None
+
     def network_sweep(params, geometry, walkers, key):
         # The orbital GNN depends on the geometry only: once per sweep, not once per move.
         orbitals = ansatz.orbitals(params, geometry)
@@ -51,13 +57,13 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
         # Metropolis-Hastings compares against stale values and samples the wrong density.
         walkers = walkers.replace(
             log_abs=log_abs(walkers.electrons).astype(walkers.log_abs.dtype))
-        swept = mcmc.mh_sweep(log_abs, walkers, key, n_moves)
+        swept = mcmc.mh_sweep(log_abs, walkers, key, n_moves, length_scales(geometry))
         return mcmc.adapt_step_size(swept, target_acceptance)
 
     def hf_sweep(target, geometry, walkers, key):
         log_abs = lambda x: hf_log_abs(target, geometry.coords, x)  # noqa: E731
-        return mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, walkers, key, n_moves),
-                                    target_acceptance)
+        return mcmc.adapt_step_size(
+            mcmc.mh_sweep(log_abs, walkers, key, n_moves, length_scales(geometry)), target_acceptance)
 
     return RunFunctions(
         network_sweep=jax.jit(network_sweep),

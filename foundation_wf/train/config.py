@@ -24,6 +24,7 @@ from foundation_wf.train.config_checks import (
 from foundation_wf.train.divergence import DivergenceConfig
 from foundation_wf.train.scheduler import POLICIES
 from foundation_wf.vmc.hamiltonian import LAPLACIANS
+from foundation_wf.vmc.mcmc import PROPOSALS
 from foundation_wf.vmc.optimizers import OptimizerConfig
 
 # Fewest evaluation sweeps that give a standard error (reblocking needs a few points).
@@ -44,18 +45,24 @@ def use_precision(precision: str) -> np.dtype:
 @dataclasses.dataclass(frozen=True)
 class MCMCConfig:
     """steps_per_update: MH moves between optimizer steps; burn_in: sweeps of steps_per_update
-    moves before training; initial_step_size (bohr); target_acceptance."""
+    moves before training; initial_step_size (bohr; for the "nuclear" proposal, the width of
+    an electron within 1 bohr of a proton); target_acceptance; proposal: "uniform" (one
+    width for all electrons) or "nuclear" (each electron's width scaled by the length scale
+    of the nuclei around it, ``vmc.mcmc.nuclear_length_scales``)."""
 
     steps_per_update: int = 10
     burn_in: int = 100
     initial_step_size: float = 0.3
     target_acceptance: float = 0.5
+    proposal: str = "nuclear"
 
     def __post_init__(self):
         require_at_least(1, steps_per_update=self.steps_per_update)
         require_at_least(0, burn_in=self.burn_in)
         require_positive(initial_step_size=self.initial_step_size)
         require_between_0_and_1(target_acceptance=self.target_acceptance)
+        if self.proposal not in PROPOSALS:
+            raise ConfigError(f"proposal must be one of {PROPOSALS}, got {self.proposal!r}")
 
 
 @dataclasses.dataclass(frozen=True)

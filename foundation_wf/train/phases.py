@@ -24,7 +24,8 @@ def run_functions_for(ansatz: Ansatz, config: RunConfig) -> compiled.RunFunction
     """The compiled sweep, log|psi| and local-energy functions with a run's settings."""
     return compiled.run_functions(ansatz, config.mcmc.steps_per_update,
                                   config.mcmc.target_acceptance, config.laplacian,
-                                  config.local_energy_chunk, config.clip_scale)
+                                  config.local_energy_chunk, config.clip_scale,
+                                  config.mcmc.proposal)
 
 
 def _placed(electrons: jax.Array, sharding) -> jax.Array:

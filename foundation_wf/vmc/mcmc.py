@@ -1,4 +1,10 @@
-"""Metropolis-Hastings on |psi|^2 with all-electron Gaussian moves."""
+"""Metropolis-Hastings on |psi|^2 with all-electron Gaussian moves.
+
+Two proposals: "uniform" moves every electron with the same width; "nuclear" scales each
+electron's width with a length scale set by the nuclei around it
+(``nuclear_length_scales``), so core electrons take small steps and valence or far-out
+electrons large ones, the Hastings ratio correcting for the position-dependent widths.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +56,42 @@ def initial_electrons(key: jax.Array, molecule: Molecule, n_walkers: int,
     return centres[None] + width * noise
 
 
+PROPOSALS = ("uniform", "nuclear")
+# The longest length scale, bohr, of a "nuclear" proposal: an electron far out steps at most
+# this many times the step size.
+MAX_LENGTH_SCALE = 3.0
+
+
+def nuclear_length_scales(coords: jnp.ndarray, charges: jnp.ndarray) -> Callable:
+    """electrons [B, N, 3] -> each electron's length scale [B, N] (bohr): min over nuclei I of
+    max(|r - R_I|, 1 / Z_I), at most ``MAX_LENGTH_SCALE``. A core electron of an atom of
+    charge Z gets about 1/Z, one near a proton 1 bohr, one far from every nucleus up to
+    ``MAX_LENGTH_SCALE``. ``coords`` [A, 3] (bohr), ``charges`` [A]."""
+    def scales(electrons):
+        distances = jnp.linalg.norm(electrons[..., None, :] - coords, axis=-1)
+        nearest = jnp.min(jnp.maximum(distances, 1.0 / charges), axis=-1)
+        return jnp.minimum(nearest, MAX_LENGTH_SCALE).astype(electrons.dtype)
+    return scales
+
+
+def proposal_widths(electrons: jnp.ndarray, length_scales: Callable | None,
+                    step_size: jnp.ndarray) -> jnp.ndarray:
+    """Gaussian proposal width of each electron, bohr, [B, N]: ``step_size`` (bohr) for a
+    uniform proposal (``length_scales`` None), else ``step_size`` times
+    ``length_scales(electrons)`` (bohr; e.g. ``nuclear_length_scales``)."""
+    if length_scales is None:
+        return jnp.broadcast_to(step_size, electrons.shape[:-1]).astype(electrons.dtype)
+    return step_size * length_scales(electrons)
+
+
+def log_proposal_density(start: jnp.ndarray, end: jnp.ndarray,
+                         widths: jnp.ndarray) -> jnp.ndarray:
+    """log q(end | start) [B] up to a constant, for independent Gaussian moves of each
+    electron with ``widths`` [B, N] (bohr) set at ``start``."""
+    squared = jnp.sum((end - start) ** 2, axis=-1)
+    return jnp.sum(-3.0 * jnp.log(widths) - squared / (2.0 * widths**2), axis=-1)
+
+
 def init_walkers(batch_log_abs: Callable, electrons: jnp.ndarray,
                  step_size: float) -> WalkerState:
     """State from positions; ``batch_log_abs(electrons [B, N, 3]) -> [B]``."""
@@ -59,16 +101,25 @@ def init_walkers(batch_log_abs: Callable, electrons: jnp.ndarray,
 
 
 def mh_sweep(batch_log_abs: Callable, state: WalkerState, key: jax.Array,
-             n_steps: int) -> WalkerState:
-    """``n_steps`` Metropolis-Hastings moves of every walker (one jit-able function)."""
+             n_steps: int, length_scales: Callable | None = None) -> WalkerState:
+    """``n_steps`` Metropolis-Hastings moves of every walker (one jit-able function); with
+    ``length_scales`` (electrons [B, N, 3] -> [B, N], bohr) each electron's proposal width
+    is ``state.step_size`` times its length scale (``proposal_widths``), else all widths
+    are ``state.step_size``."""
 
     def step(i, carry):
         electrons, log_abs, accepted = carry
         move_key, accept_key = jax.random.split(jax.random.fold_in(key, i))
-        proposal = electrons + state.step_size * jax.random.normal(
+        widths = proposal_widths(electrons, length_scales, state.step_size)
+        proposal = electrons + widths[..., None] * jax.random.normal(
             move_key, electrons.shape, electrons.dtype)
         log_abs_new = batch_log_abs(proposal).astype(log_abs.dtype)
         log_ratio = 2.0 * (log_abs_new - log_abs)
+        if length_scales is not None:  # Hastings: the reverse move's widths differ
+            reverse_widths = proposal_widths(proposal, length_scales, state.step_size)
+            log_ratio += (log_proposal_density(proposal, electrons, reverse_widths)
+                          - log_proposal_density(electrons, proposal, widths)
+                          ).astype(log_ratio.dtype)
         uniform = jax.random.uniform(accept_key, log_abs.shape, log_abs.dtype)
         accept = jnp.log(uniform) < log_ratio
         electrons = jnp.where(accept[:, None, None], proposal, electrons)
