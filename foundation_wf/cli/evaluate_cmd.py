@@ -19,8 +19,10 @@ def add_parser(subparsers) -> None:
                     "parameter update: HF descriptors (cached), walkers sampled from HF and "
                     "burned in with the network, then evaluation sweeps; energies with "
                     "reblocked error bars, widened to the spread of the walkers' own "
-                    "averages where that is larger (a walker stuck far out). Lithium and "
-                    "heavier atoms need more burn-in and sweeps (e.g. 200 and 500). Writes "
+                    "averages where that is larger (a walker stuck far out). MCMC settings "
+                    "come from the checkpoint's run, with the nuclear proposal unless it set "
+                    "another; with mcmc.proposal uniform, lithium and heavier atoms need "
+                    "more burn-in and sweeps (e.g. 200 and 500). Writes "
                     "results.csv/.json and pes.png (energy vs scan coordinate with HF and "
                     "reference) to --output.",
     )
