@@ -83,7 +83,8 @@ def test_mcmc_samples_hydrogen_ground_state_density(length_scales):
     log_abs = lambda x: -jnp.linalg.norm(x[:, 0], axis=-1)  # noqa: E731
     x = mcmc.initial_electrons(jax.random.PRNGKey(2), molecule, 2000, dtype=jnp.float64)
     state = mcmc.init_walkers(log_abs, x, step_size=0.05)
-    sweep = jax.jit(lambda s, k: mcmc.adapt_step_size(mcmc.mh_sweep(log_abs, s, k, 10, length_scales)))
+    sweep = jax.jit(lambda s, k: mcmc.adapt_step_size(
+        mcmc.mh_sweep(log_abs, s, k, 10, length_scales)))
     radii, squares = [], []
     for i in range(60):
         state = sweep(state, jax.random.PRNGKey(100 + i))
@@ -99,7 +100,8 @@ def test_mcmc_samples_hydrogen_ground_state_density(length_scales):
 def test_nuclear_proposal_widths_follow_the_nuclei_around_each_electron():
     """Li at 0, H at 4 bohr: a Li 1s electron gets 1/3 bohr, one near the proton 1 bohr, one
     between them its distance to the nearer nucleus, one far out the cap."""
-    scales = mcmc.nuclear_length_scales(jnp.array([[0.0, 0, 0], [0, 0, 4.0]]), jnp.array([3.0, 1]))
+    scales = mcmc.nuclear_length_scales(jnp.array([[0.0, 0, 0], [0, 0, 4.0]]),
+                                        jnp.array([3.0, 1]))
     electrons = jnp.array([[[0.0, 0, 0.1], [0, 0, 3.8], [0, 0, 1.5], [0, 0, -2.5], [20.0, 0, 0]]])
     widths = mcmc.proposal_widths(electrons, scales, jnp.asarray(0.4))
     np.testing.assert_allclose(

@@ -62,8 +62,8 @@ def run_functions(ansatz: Ansatz, n_moves: int, target_acceptance: float, laplac
 
     def hf_sweep(target, geometry, walkers, key):
         log_abs = lambda x: hf_log_abs(target, geometry.coords, x)  # noqa: E731
-        return mcmc.adapt_step_size(
-            mcmc.mh_sweep(log_abs, walkers, key, n_moves, length_scales(geometry)), target_acceptance)
+        swept = mcmc.mh_sweep(log_abs, walkers, key, n_moves, length_scales(geometry))
+        return mcmc.adapt_step_size(swept, target_acceptance)
 
     return RunFunctions(
         network_sweep=jax.jit(network_sweep),
