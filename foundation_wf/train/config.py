@@ -19,7 +19,7 @@ import yaml
 from foundation_wf.ansatz.presets import ModelConfig, model_preset
 from foundation_wf.hf.settings import DescriptorSettings
 from foundation_wf.train.config_checks import (
-    ConfigError, require_at_least, require_between_0_and_1, require_positive,
+    ConfigError, require_at_least, require_between_0_and_1, require_one_of, require_positive,
 )
 from foundation_wf.train.divergence import DivergenceConfig
 from foundation_wf.train.scheduler import POLICIES
@@ -35,8 +35,7 @@ PRECISIONS = ("float32", "float64")
 def use_precision(precision: str) -> np.dtype:
     """The floating-point dtype of a ``precision`` setting (float32 or float64); float64
     first switches JAX to 64-bit (process-wide, as JAX requires)."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    require_one_of(PRECISIONS, precision=precision)
     if precision == "float64":
         jax.config.update("jax_enable_x64", True)
     return np.dtype(precision)
@@ -61,8 +60,7 @@ class MCMCConfig:
         require_at_least(0, burn_in=self.burn_in)
         require_positive(initial_step_size=self.initial_step_size)
         require_between_0_and_1(target_acceptance=self.target_acceptance)
-        if self.proposal not in PROPOSALS:
-            raise ConfigError(f"proposal must be one of {PROPOSALS}, got {self.proposal!r}")
+        require_one_of(PROPOSALS, proposal=self.proposal)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +120,7 @@ class SchedulerConfig:
     compound_weights: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ConfigError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+        require_one_of(POLICIES, policy=self.policy)
         if self.max_age is not None:
             require_at_least(1, max_age=self.max_age)
         require_at_least(1, geometries_per_step=self.geometries_per_step)
@@ -182,10 +179,8 @@ class RunConfig:
     def __post_init__(self):
         if isinstance(self.model, str):
             model_preset(self.model)  # an unknown name fails here, naming the presets
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.laplacian not in LAPLACIANS:
-            raise ConfigError(f"laplacian must be one of {LAPLACIANS}, got {self.laplacian!r}")
+        require_one_of(PRECISIONS, precision=self.precision)
+        require_one_of(LAPLACIANS, laplacian=self.laplacian)
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed}")
         require_at_least(1, walkers=self.walkers, log_every=self.log_every)

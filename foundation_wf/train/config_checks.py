@@ -26,3 +26,10 @@ def require_positive(**values: float) -> None:
     for key, value in values.items():
         if not value > 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def require_one_of(choices: tuple[str, ...], **values: str) -> None:
+    """Raise ConfigError naming the first setting whose value is not one of ``choices``."""
+    for key, value in values.items():
+        if value not in choices:
+            raise ConfigError(f"{key} must be one of {choices}, got {value!r}")
