@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from conftest import perturbed
 from foundation_wf import Molecule, MoleculeError
 from foundation_wf.ansatz import geometry_input, make_ansatz
+from foundation_wf.ansatz.gnn import SplitDense
 from foundation_wf.ansatz.presets import model_preset
 from foundation_wf.data.generators import hydrogen_chain, random_rotation
 from foundation_wf.hf import DescriptorSettings, geometry_hf
@@ -181,3 +183,20 @@ def test_cross_spin_blocks_can_build_the_singlet_resonance_of_a_stretched_bond()
     assert abs(phi[0, 1]) > 1e-3  # the cross-spin entries are not zero
     np.testing.assert_allclose(phi_mirrored[0, 0], phi[1, 1], atol=1e-8)
     np.testing.assert_allclose(phi_mirrored[1, 0], -phi[0, 1], atol=1e-8)
+
+
+def test_split_dense_is_the_dense_layer_of_the_concatenation():
+    """The orbital GNN's edge layers multiply a bond's radial features once, not once per
+    orbital; same parameters (names, shapes, initial values) and outputs as nn.Dense."""
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    radial = jax.random.normal(keys[0], (5, 5, 1, 7), jnp.float64)
+    orbital = jax.random.normal(keys[1], (5, 5, 4, 3), jnp.float64)
+    concatenated = jnp.concatenate([jnp.broadcast_to(radial, (5, 5, 4, 7)), orbital], -1)
+    split, dense = SplitDense(6), nn.Dense(6)
+    params = split.init(keys[2], [radial, orbital])
+    reference = dense.init(keys[2], concatenated)
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(
+        lambda a, b: a.shape == b.shape and bool(jnp.all(a == b)), params, reference))
+    params = perturbed(params, 4, 0.5)
+    np.testing.assert_allclose(split.apply(params, [radial, orbital]),
+                               dense.apply(params, concatenated), rtol=1e-12, atol=1e-12)

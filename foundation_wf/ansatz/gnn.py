@@ -40,6 +40,32 @@ class OrbitalParameters(struct.PyTreeNode):
     exponents: jnp.ndarray
 
 
+class SplitDense(nn.Module):
+    """``nn.Dense`` of the concatenation of ``parts`` along their last axes, without building
+    it: sum_p parts[p] @ kernel[rows of part p] + bias, the parts broadcast against each other.
+
+    The parameters (names, shapes, initialisation) are those of ``nn.Dense`` on the
+    concatenation, and so is the result up to rounding; the cost is each part's own size. A
+    bond's radial features, the same for every orbital, are multiplied once per bond instead of
+    once per (bond, orbital), in the forward pass and in every per-walker gradient.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, parts: list[jnp.ndarray]) -> jnp.ndarray:
+        sizes = [part.shape[-1] for part in parts]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (sum(sizes), self.features), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
+        dtype = jnp.result_type(*parts, kernel)
+        starts = [sum(sizes[:index]) for index in range(len(parts))]
+        total = bias.astype(dtype)
+        for part, start, size in zip(parts, starts, sizes):
+            total = total + jnp.dot(part.astype(dtype), kernel[start:start + size].astype(dtype))
+        return total
+
+
 class OrbitalGNN(nn.Module):
     """Raw (not yet symmetrized) orbital outputs from descriptors of one spin."""
 
@@ -84,17 +110,16 @@ class OrbitalGNN(nn.Module):
         proj_i = jnp.einsum("ikcx,ijx->ijkc", vectors, direction)  # V_Ik . e_IJ
         proj_j = jnp.einsum("jkcx,ijx->ijkc", vectors, direction)  # V_Jk . e_IJ
         overlap = jnp.einsum("ikcx,jkcx->ijkc", vectors, vectors)  # V_Ik . V_Jk
-        edge = jnp.concatenate([
-            jnp.broadcast_to(radial[:, :, None], (n_atoms, n_atoms, n_orb, radial.shape[-1])),
-            proj_i, proj_j, overlap,
-        ], axis=-1)  # [A, A, K, n_edge]
+        # Edge features: the radial part [A, A, 1, R] is the same for every orbital, the
+        # p-shell invariants [A, A, K, 3C] are not; kept apart (``SplitDense``).
+        edge = [radial[:, :, None], jnp.concatenate([proj_i, proj_j, overlap], axis=-1)]
         # Neighbours beyond the cutoff send nothing: node states depend on a bounded
         # neighbourhood, so longer chains than those trained on look locally familiar.
         cutoff_weights = not_self * smooth_cutoff(distance, cfg.gnn_cutoff)  # [A, A]
         message_weights = aggregation_weights(cutoff_weights, cfg.neighbour_mean)[:, :, None, None]
 
         for layer in range(cfg.gnn_layers):
-            edge_filter = dense(cfg.gnn_width, f"filter_{layer}")(edge)
+            edge_filter = SplitDense(cfg.gnn_width, name=f"filter_{layer}")(edge)
             neighbour = dense(cfg.gnn_width, f"neighbour_{layer}")(h)
             message = jnp.sum(message_weights * edge_filter * neighbour[None], axis=1)  # [A, K, W]
             update = dense(cfg.gnn_width, f"update_{layer}")(jnp.concatenate([h, message], -1))
@@ -107,13 +132,10 @@ class OrbitalGNN(nn.Module):
         weights = dense(n_out * n_p * cfg.gnn_vector_channels, "directions_own")(h).reshape(
             n_atoms, n_orb, 2, n_det, n_p, cfg.gnn_vector_channels)
         own = jnp.einsum("iksdpc,ikcx->iksdpx", weights, vectors)
-        pair_in = jnp.concatenate([
-            jnp.broadcast_to(h[:, None], (n_atoms, n_atoms, n_orb, h.shape[-1])),
-            jnp.broadcast_to(h[None, :], (n_atoms, n_atoms, n_orb, h.shape[-1])),
-            edge,
-        ], axis=-1)
-        bond_weights = dense(n_out * n_p, "directions_bond")(pair_in).reshape(
-            n_atoms, n_atoms, n_orb, 2, n_det, n_p) * cutoff_weights[:, :, None, None, None, None]
+        bond_weights = SplitDense(n_out * n_p, name="directions_bond")(
+            [h[:, None], h[None, :]] + edge)  # [A, A, K, n_out * n_p]
+        bond_weights = bond_weights.reshape(n_atoms, n_atoms, n_orb, 2, n_det, n_p) * (
+            cutoff_weights[:, :, None, None, None, None])
         along_bonds = jnp.einsum("ijksdp,ijx->iksdpx", bond_weights, direction)
         directions = own + along_bonds
 

@@ -15,8 +15,13 @@ import jax
 from foundation_wf.ansatz import PRESETS
 from foundation_wf.train import phases
 from foundation_wf.train.config import RunConfig, apply_overrides, build, load_config
+from foundation_wf.train.state import stack
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
+from foundation_wf.vmc.spring import make_walker_jacobian
+
+
+JACOBIAN_PART = "per-walker Jacobian of log|psi| (SPRING)"
 
 
 def add_parser(subparsers) -> None:
@@ -27,14 +32,16 @@ def add_parser(subparsers) -> None:
                     "warm-up step that compiles it) with the process's CPU use, then where a "
                     "step's time goes: the orbital GNN, log|psi| of the walkers (one "
                     "Metropolis move), the MCMC sweep, the local energy with the forward and "
-                    "with the loop Laplacian, and the rest (gradient and optimizer update). "
+                    "with the loop Laplacian, with --optimizer spring the per-walker Jacobian "
+                    "of log|psi|, and the rest (gradient and optimizer update). "
                     "With --recipe: a recipe's whole optimization loop.",
     )
     parser.add_argument("--dataset", default="reference")
     parser.add_argument("--geometry", default="LiH_R3.015", help="geometry name in the dataset")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
     parser.add_argument("--walkers", type=int, default=256)
-    parser.add_argument("--optimizer", default="kfac", choices=["kfac", "adam", "rmsprop", "sgd"])
+    parser.add_argument("--optimizer", default="kfac",
+                        choices=["kfac", "spring", "adam", "rmsprop", "sgd"])
     parser.add_argument("--steps", type=int, default=20, help="timed repetitions")
     parser.add_argument("--precision", choices=["float32", "float64"], default="float32")
     parser.add_argument("--recipe", help="measure this pretraining recipe's optimization loop "
@@ -140,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
     print("where a step's time goes (each part timed alone, ms):")
     for name, seconds in parts.items():
         print(f"  {name:<44} {seconds * 1e3:8.1f}")
-    print(f"  {'gradient + optimizer update (the rest)':<44} "
-          f"{(per_step - parts['MCMC sweep'] - parts['local energy, forward Laplacian']) * 1e3:8.1f}")
+    in_step = ("MCMC sweep", "local energy, forward Laplacian", JACOBIAN_PART)
+    rest = per_step - sum(seconds for name, seconds in parts.items() if name in in_step)
+    print(f"  {'gradient + optimizer update (the rest)':<44} {rest * 1e3:8.1f}")
     print(f"peak memory: {peak_memory_text()}")
     return 0
 
@@ -150,7 +158,8 @@ def step_parts(trainer: Trainer, config: RunConfig, repetitions: int) -> dict[st
     """Seconds per call of the parts of one training step on the trainer's first geometry,
     each compiled and timed alone: the orbital GNN (once per geometry and step), log|psi| of
     the walkers (one Metropolis move costs about that), the MCMC sweep and the local energy
-    with either Laplacian."""
+    with either Laplacian; with SPRING, the per-walker Jacobian of log|psi| (every walker's
+    gradient, the orbital GNN's included)."""
     functions = phases.run_functions_for(trainer.ansatz, config)
     state, params, key = trainer.states[0], trainer.params, jax.random.PRNGKey(0)
     x = state.walkers.electrons
@@ -167,4 +176,8 @@ def step_parts(trainer: Trainer, config: RunConfig, repetitions: int) -> dict[st
                                                  config.local_energy_chunk))
         parts[f"local energy, {laplacian} Laplacian"] = (
             lambda energy=energy: energy(params, state.geometry, x))
+    if config.optim.name == "spring":
+        jacobian = jax.jit(make_walker_jacobian(trainer.ansatz))
+        geometries = stack([state.geometry])
+        parts[JACOBIAN_PART] = lambda: jacobian(params, geometries, x[None])
     return {name: timed(call, repetitions)[1] for name, call in parts.items()}
