@@ -18,6 +18,7 @@ from foundation_wf.train.config import RunConfig, apply_overrides, build, load_c
 from foundation_wf.train.state import stack
 from foundation_wf.train.trainer import Trainer
 from foundation_wf.vmc.loss import make_batch_local_energy
+from foundation_wf.vmc.optimizers import OPTIMIZERS
 from foundation_wf.vmc.spring import make_walker_jacobian
 
 
@@ -40,8 +41,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--geometry", default="LiH_R3.015", help="geometry name in the dataset")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
     parser.add_argument("--walkers", type=int, default=256)
-    parser.add_argument("--optimizer", default="kfac",
-                        choices=["kfac", "spring", "adam", "rmsprop", "sgd"])
+    parser.add_argument("--optimizer", default="kfac", choices=OPTIMIZERS)
     parser.add_argument("--steps", type=int, default=20, help="timed repetitions")
     parser.add_argument("--precision", choices=["float32", "float64"], default="float32")
     parser.add_argument("--recipe", help="measure this pretraining recipe's optimization loop "
