@@ -66,9 +66,12 @@ def spring_direction(jacobian: jnp.ndarray, centred: jnp.ndarray, finite: jnp.nd
     eps = centred.reshape(-1).astype(dtype) / jnp.sqrt(count)
     phi = previous.astype(dtype)
     gram = o @ o.T + damping * jnp.eye(o.shape[0], dtype=dtype) + 1.0 / count
-    solution = jax.scipy.linalg.solve(gram, eps - momentum * (o @ phi), assume_a="pos")
-    delta = o.T @ solution + momentum * phi
-    return delta, jnp.dot(delta, o.T @ eps)
+    # An LU solve, not a Cholesky one: on CPU jaxlib's Cholesky path made this function take
+    # 74 ms instead of 34 (256 walkers, 27,920 parameters, 2 cores; README, SPRING), for
+    # the same direction.
+    solution = jnp.linalg.solve(gram, eps - momentum * (o @ phi))
+    delta = solution @ o + momentum * phi
+    return delta, jnp.dot(o @ delta, eps)  # <delta, O^T eps>, one pass over O
 
 
 def make_spring(config: OptimizerConfig, loss: Callable, walker_jacobian: Callable,
