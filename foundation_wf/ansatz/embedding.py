@@ -18,13 +18,16 @@ Only distances are used: rotation invariant.
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import flax.linen as nn
 import jax.numpy as jnp
 
+from foundation_wf.ansatz.pairs import contraction, row_sums
 from foundation_wf.ansatz.presets import ModelConfig
 from foundation_wf.ansatz.radial import (aggregation_weights, distance_features,
-                                         even_radial_basis, neighbour_weights, safe_norm,
-                                         smooth_cutoff, smooth_cutoff_sq)
+                                         even_radial_basis, safe_norm, smooth_cutoff,
+                                         smooth_cutoff_sq)
 
 
 def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
@@ -32,46 +35,99 @@ def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
     return jnp.arange(n_electrons) >= n_up
 
 
+class PairWeights(NamedTuple):
+    """Smooth cutoff weights c(r_ij) of same-spin and opposite-spin pairs (zero for the
+    other relation); as pair features [...] or summed over an electron's neighbours [N]."""
+
+    same: jnp.ndarray
+    opposite: jnp.ndarray
+
+
+class PairFilters(NamedTuple):
+    """Cutoff weight times message filter, c(r_ij) F_l(r_ij^2), of same-spin and
+    opposite-spin pairs (zero for the other relation): [..., embedding_layers, pair_width]."""
+
+    same: jnp.ndarray
+    opposite: jnp.ndarray
+
+
+def same_spin_pairs(n_up: int, n_electrons: int) -> jnp.ndarray:
+    """[N, N] bool: True where electrons i and j have the same spin."""
+    spin = electron_spins(n_up, n_electrons)
+    return spin[:, None] == spin[None, :]
+
+
 class ElectronEmbedding(nn.Module):
-    """Electron positions -> per-electron features h [N, embedding_width]."""
+    """Electron positions -> per-electron features h [N, embedding_width].
+
+    Built in stages so that the forward Laplacian can take derivatives of the first ones in
+    3 coordinates instead of 3N (``vmc.hamiltonian``): ``electron_nucleus_features`` (row m
+    a function of one electron's position) and ``pair_features`` (a function of one pair's
+    squared distance and spin relation), then ``message_passing``, which sees the pair
+    features only through sums over each electron's neighbours (``ansatz.pairs``).
+    """
 
     config: ModelConfig
     n_elements: int
 
-    @nn.compact
-    def __call__(self, electrons, n_up: int, coords, element_index):
-        """electrons [N, 3] (up first), coords [A, 3] bohr, element_index [A] -> h [N, W]."""
+    def setup(self):
         cfg = self.config
-        n_electrons = electrons.shape[0]
-        cutoff = cfg.embedding_cutoff
-        distance_en = safe_norm(electrons[:, None] - coords[None])  # [N, A]
-        element = nn.Embed(self.n_elements, cfg.element_embedding, name="element_embed")(
-            element_index)
-        en_in = jnp.concatenate([
-            distance_features(distance_en, cfg.n_rbf, cutoff),
-            jnp.broadcast_to(element[None], (n_electrons,) + element.shape),
-        ], axis=-1)
-        per_atom = jnp.tanh(nn.Dense(cfg.embedding_width, name="electron_nucleus")(en_in))
-        atom_weights = aggregation_weights(smooth_cutoff(distance_en, cutoff),  # [N, A]
-                                           cfg.neighbour_mean)
-        h = jnp.einsum("ia,iaw->iw", atom_weights, per_atom)  # [N, W]
+        self.element_embed = nn.Embed(self.n_elements, cfg.element_embedding)
+        self.electron_nucleus = nn.Dense(cfg.embedding_width)
+        # Parameter names filter_l, value_l, one_l (lists are named attribute_index).
+        self.filter = [nn.Dense(cfg.pair_width) for _ in range(cfg.embedding_layers)]
+        self.value = [nn.Dense(cfg.pair_width) for _ in range(cfg.embedding_layers)]
+        self.one = [nn.Dense(cfg.embedding_width) for _ in range(cfg.embedding_layers)]
 
-        offset = electrons[:, None] - electrons[None]
-        distance_sq = jnp.sum(offset * offset, axis=-1)  # [N, N]
-        not_self = 1.0 - jnp.eye(n_electrons, dtype=electrons.dtype)
-        weight = smooth_cutoff_sq(distance_sq, cutoff) * not_self  # [N, N]
-        spin = electron_spins(n_up, n_electrons)
-        same = (spin[:, None] == spin[None, :]).astype(electrons.dtype)
-        weight_same = neighbour_weights(weight * same)
-        weight_opposite = neighbour_weights(weight * (1.0 - same))
-        pair = even_radial_basis(distance_sq, cfg.n_rbf, cutoff)  # [N, N, n_rbf]
-        for layer in range(cfg.embedding_layers):
-            filters = jnp.tanh(nn.Dense(cfg.pair_width, name=f"filter_{layer}")(pair))
-            values = nn.Dense(cfg.pair_width, name=f"value_{layer}")(h)  # [N, Wp]
-            messages = filters * values[None]  # [N, N, Wp]
-            from_same = jnp.einsum("ij,ijc->ic", weight_same, messages)
-            from_opposite = jnp.einsum("ij,ijc->ic", weight_opposite, messages)
-            update = nn.Dense(cfg.embedding_width, name=f"one_{layer}")(
-                jnp.concatenate([h, from_same, from_opposite], axis=-1))
+    def electron_nucleus_features(self, electrons, coords, element_index):
+        """Electrons [M, 3], nuclei coords [A, 3] bohr, element_index [A] -> h0 [M, W]:
+        a local mean over the atoms within the cutoff, row m a function of electrons[m]."""
+        cfg = self.config
+        distance_en = safe_norm(electrons[:, None] - coords[None])  # [M, A]
+        element = self.element_embed(element_index)
+        en_in = jnp.concatenate([
+            distance_features(distance_en, cfg.n_rbf, cfg.embedding_cutoff),
+            jnp.broadcast_to(element[None], (electrons.shape[0],) + element.shape),
+        ], axis=-1)
+        per_atom = jnp.tanh(self.electron_nucleus(en_in))
+        atom_weights = aggregation_weights(
+            smooth_cutoff(distance_en, cfg.embedding_cutoff), cfg.neighbour_mean)  # [M, A]
+        return jnp.einsum("ia,iaw->iw", atom_weights, per_atom)
+
+    def pair_features(self, distance_sq, same_spin) -> tuple[PairWeights, PairFilters]:
+        """Squared electron-electron distances r_ij^2 [...] bohr^2 and same-spin flags [...]
+        -> (PairWeights [...], PairFilters [..., L, Wp]); the filters are functions of r_ij^2
+        (Gaussians), so they add no cusp where two electrons meet."""
+        cfg = self.config
+        weight = smooth_cutoff_sq(distance_sq, cfg.embedding_cutoff)
+        pair = even_radial_basis(distance_sq, cfg.n_rbf, cfg.embedding_cutoff)
+        filters = jnp.stack([jnp.tanh(layer(pair)) for layer in self.filter], axis=-2)
+        weights = PairWeights(jnp.where(same_spin, weight, 0.0),
+                              jnp.where(same_spin, 0.0, weight))
+        return weights, PairFilters(weights.same[..., None, None] * filters,
+                                    weights.opposite[..., None, None] * filters)
+
+    def message_passing(self, h, weight_sums: PairWeights, contract: Callable):
+        """h0 [N, W], each electron's summed neighbour weights (PairWeights of [N]) and
+        ``contract(select, v)`` = sum_{j != i} select(PairFilters)_ij v_j -> h [N, W].
+
+        Messages from same-spin and opposite-spin neighbours are local means
+        sum_j c_ij F_ij v_j / (1 + sum_j c_ij) (``radial.neighbour_weights``).
+        """
+        for layer in range(self.config.embedding_layers):
+            values = self.value[layer](h)  # [N, Wp]
+            from_same = (contract(lambda f: f.same[..., layer, :], values)
+                         / (1.0 + weight_sums.same[:, None]))
+            from_opposite = (contract(lambda f: f.opposite[..., layer, :], values)
+                             / (1.0 + weight_sums.opposite[:, None]))
+            update = self.one[layer](jnp.concatenate([h, from_same, from_opposite], axis=-1))
             h = h + jnp.tanh(update)
         return h
+
+    def __call__(self, electrons, n_up: int, coords, element_index):
+        """electrons [N, 3] (up first), coords [A, 3] bohr, element_index [A] -> h [N, W]."""
+        h = self.electron_nucleus_features(electrons, coords, element_index)
+        offset = electrons[:, None] - electrons[None]
+        weights, filters = self.pair_features(jnp.sum(offset * offset, axis=-1),
+                                              same_spin_pairs(n_up, electrons.shape[0]))
+        return self.message_passing(h, row_sums(weights), contraction(filters))

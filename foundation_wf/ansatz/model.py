@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +57,28 @@ class Ansatz:
         """(sign, log|psi|) of one walker, electrons [N, 3] bohr, up electrons first."""
         return self.module.apply(params, orbitals, geometry, electrons,
                                  method=TransferableWavefunction.log_psi)
+
+    def electron_features(self, params: dict, orbitals: OrbitalParameters,
+                          geometry: GeometryInput, electrons: jnp.ndarray) -> tuple:
+        """What depends on one electron only, row by row, for electrons [M, 3] bohr
+        (``TransferableWavefunction.electron_features``)."""
+        return self.module.apply(params, orbitals, geometry, electrons,
+                                 method=TransferableWavefunction.electron_features)
+
+    def pair_features(self, params: dict, distance_sq: jnp.ndarray,
+                      same_spin: jnp.ndarray) -> tuple:
+        """What depends on one electron pair only, from r_ij^2 [...] bohr^2 and same-spin
+        flags [...] (``TransferableWavefunction.pair_features``)."""
+        return self.module.apply(params, distance_sq, same_spin,
+                                 method=TransferableWavefunction.pair_features)
+
+    def log_psi_from_features(self, params: dict, orbitals: OrbitalParameters,
+                              geometry: GeometryInput, one: tuple, sums: tuple,
+                              contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign, log|psi|) of one walker from its electron features, pair-feature row sums
+        and pair contraction (``TransferableWavefunction.local_features``)."""
+        return self.module.apply(params, orbitals, geometry, one, sums, contract,
+                                 method=TransferableWavefunction.log_psi_from_features)
 
     def batch_slater_matrices(self, params: dict, geometry: GeometryInput,
                               electrons: jnp.ndarray) -> jnp.ndarray:

@@ -16,19 +16,29 @@ fragment A (f is odd in the orbital's descriptors, which vanish there, and the G
 are local), and its envelopes vanish beyond ``orbital_cutoff``; so for fragments far apart
 the Slater matrix is block diagonal, det = det_A det_B, and with one determinant
 psi(A+B) = +-psi(A) psi(B).
+
+Stages (``log_psi``): what depends on one electron only (``electron_features``: its
+electron-nucleus features, envelopes and offsets to the nuclei), what depends on one electron
+pair only (``pair_features``, functions of r_ij^2 and the pair's spin relation, used only
+through sums over each electron's neighbours), then the rest (``log_psi_from_features``). The
+forward Laplacian differentiates the first two in 3 coordinates or one variable instead of 3N
+(``vmc.hamiltonian.LocalParts``).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from foundation_wf.ansatz.embedding import ElectronEmbedding, electron_spins
+from foundation_wf.ansatz.embedding import ElectronEmbedding, electron_spins, same_spin_pairs
 from foundation_wf.ansatz.geometry import GeometryInput
 from foundation_wf.ansatz.gnn import OrbitalGNN, OrbitalParameters, orbital_parameters
+from foundation_wf.ansatz.pairs import contraction, row_sums
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import safe_norm, smooth_cutoff
+from foundation_wf.ansatz.radial import NORM_EPSILON_SQ, safe_norm, smooth_cutoff
 from foundation_wf.hf.settings import DescriptorSettings
 
 
@@ -45,21 +55,21 @@ def spin_relation(n_up: int, n_electrons: int) -> jnp.ndarray:
     return (spin[:, None] != spin[None, :]).astype(jnp.int32)
 
 
-def cusp_jastrow(electrons: jnp.ndarray, n_up: int, scales: jnp.ndarray,
-                 cutoff: float) -> jnp.ndarray:
-    """sum_{i<j} k a r/(a + r) (1 - r^2/cutoff^2)^3: slope k = 1/4 (parallel), 1/2
-    (antiparallel) at r = 0, exactly zero beyond ``cutoff`` (bohr).
+def cusp_jastrow_pairs(distance_sq: jnp.ndarray, same_spin: jnp.ndarray, scales: jnp.ndarray,
+                       cutoff: float) -> jnp.ndarray:
+    """The pair terms k a r/(a + r) (1 - r^2/cutoff^2)^3 of the cusp Jastrow factor, from
+    squared distances r^2 [...] bohr^2 and same-spin flags [...] -> [...].
 
-    The slopes satisfy Kato's electron-electron cusp conditions exactly (the cutoff factor
-    is 1 with zero slope at r = 0); the ranges a = scales[same/opposite] (bohr) are learned.
+    Slope k = 1/4 (parallel), 1/2 (antiparallel) at r = 0, exactly zero beyond ``cutoff``
+    (bohr): Kato's electron-electron cusp conditions hold exactly (the cutoff factor is 1
+    with zero slope at r = 0); the ranges a = scales[parallel / antiparallel] (bohr) are
+    learned. The factor is the sum over pairs i < j: half the sum of every electron's
+    ``pairs.row_sums``.
     """
-    n = electrons.shape[0]
-    relation = spin_relation(n_up, n)
-    slope = jnp.where(relation == 0, 0.25, 0.5).astype(electrons.dtype)
-    a = scales[relation]
-    r = safe_norm(electrons[:, None] - electrons[None])
-    pair = slope * a * r / (a + r) * smooth_cutoff(r, cutoff)
-    return 0.5 * jnp.sum(jnp.where(jnp.eye(n, dtype=bool), 0.0, pair))
+    r = jnp.sqrt(distance_sq + NORM_EPSILON_SQ)
+    slope = jnp.where(same_spin, 0.25, 0.5).astype(distance_sq.dtype)
+    a = jnp.where(same_spin, scales[0], scales[1])
+    return slope * a * r / (a + r) * smooth_cutoff(r, cutoff)
 
 
 class TransferableWavefunction(nn.Module):
@@ -91,49 +101,86 @@ class TransferableWavefunction(nn.Module):
         return orbital_parameters(self.gnn, geometry.coords, geometry.element_index,
                                   geometry.desc_up, geometry.desc_down)
 
-    def embed(self, geometry: GeometryInput, electrons: jnp.ndarray) -> jnp.ndarray:
-        """Electron features h [N, embedding_width] of one walker."""
-        return self.embedding(electrons, geometry.n_up, geometry.coords, geometry.element_index)
+    def electron_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
+                          electrons: jnp.ndarray) -> tuple:
+        """What depends on one electron's position only, for electrons [M, 3] bohr (row m a
+        function of electrons[m]): the electron-nucleus features h0 [M, W], the orbitals'
+        envelopes exp(-alpha |r_i - R_I|) c(|r_i - R_I|) [M, 2, n_det, A, K] and the offsets
+        r_i - R_I [M, A, 3]."""
+        h0 = self.embedding.electron_nucleus_features(electrons, geometry.coords,
+                                                      geometry.element_index)
+        offset = electrons[:, None] - geometry.coords[None]  # [M, A, 3]
+        distance = safe_norm(offset)  # [M, A]
+        envelope = (jnp.exp(-orbitals.exponents[None] * distance[:, None, None, :, None])
+                    * smooth_cutoff(distance, self.config.orbital_cutoff)[:, None, None, :, None])
+        return h0, envelope, offset
+
+    def pair_features(self, distance_sq: jnp.ndarray, same_spin: jnp.ndarray) -> tuple:
+        """What depends on one electron pair only, from its squared distance r_ij^2 [...]
+        bohr^2 and same-spin flag [...]: (summed, contracted), where the network uses
+        ``summed`` (the embedding's PairWeights and the cusp Jastrow's terms, each [...]) only
+        through its sums over each electron's neighbours, and ``contracted`` (PairFilters
+        [..., L, Wp]) only through ``pairs.contraction`` (see ``local_features``)."""
+        weights, filters = self.embedding.pair_features(distance_sq, same_spin)
+        scales = jax.nn.softplus(self.jastrow_raw)
+        cusp = cusp_jastrow_pairs(distance_sq, same_spin, scales, self.config.orbital_cutoff)
+        return (weights, cusp), filters
+
+    def local_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
+                       electrons: jnp.ndarray) -> tuple:
+        """(electron_features of each electron, row sums of the summed pair features [N],
+        contraction of the contracted ones): the arguments of ``log_psi_from_features``."""
+        n = electrons.shape[0]
+        differences = electrons[:, None] - electrons[None]
+        summed, contracted = self.pair_features(jnp.sum(differences * differences, axis=-1),
+                                                same_spin_pairs(geometry.n_up, n))
+        return (self.electron_features(orbitals, geometry, electrons), row_sums(summed),
+                contraction(contracted))
+
+    def slater_and_embedding(self, orbitals: OrbitalParameters, geometry: GeometryInput,
+                             one: tuple, sums: tuple,
+                             contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(Phi [n_det, N, N], electron features h [N, W]) from ``local_features``."""
+        cfg = self.config
+        h0, envelope, offset = one
+        h = self.embedding.message_passing(h0, sums[0], contract)
+        n = h.shape[0]
+        q = self.direction_weights(h).reshape(n, 2, cfg.n_determinants, cfg.p_channels)
+        scalar = jnp.einsum("iD,sdakD->isdak", h, orbitals.features)
+        directional = jnp.einsum("isdp,sdakpx,iax->isdak", q, orbitals.directions, offset)
+        phi = jnp.sum(envelope * (scalar + directional), axis=3)  # [N, 2, n_det, K]
+        phi = jnp.moveaxis(phi, 0, 2)  # [2, n_det, N, K]
+        relation = spin_relation(geometry.n_up, n)
+        down_electron = electron_spins(geometry.n_up, n)[:, None]
+        cross = jnp.where(down_electron, cfg.cross_spin_sign * phi[1], phi[1])
+        return jnp.where(relation[None] == 0, phi[0], cross), h
 
     def slater_matrices(self, orbitals: OrbitalParameters, geometry: GeometryInput,
                         electrons: jnp.ndarray) -> jnp.ndarray:
         """Phi [n_det, N, N] for one walker: electrons [N, 3] bohr, up electrons first."""
-        return self.slater_from_embedding(orbitals, geometry, electrons,
-                                          self.embed(geometry, electrons))
+        return self.slater_and_embedding(
+            orbitals, geometry, *self.local_features(orbitals, geometry, electrons))[0]
 
-    def slater_from_embedding(self, orbitals: OrbitalParameters, geometry: GeometryInput,
-                              electrons: jnp.ndarray, h: jnp.ndarray) -> jnp.ndarray:
-        """Phi [n_det, N, N] from the electron features h [N, embedding_width]."""
-        cfg = self.config
-        n = electrons.shape[0]
-        q = self.direction_weights(h).reshape(n, 2, cfg.n_determinants, cfg.p_channels)
-        offset = electrons[:, None] - geometry.coords[None]  # r_i - R_I: [N, A, 3]
-        distance = safe_norm(offset)  # [N, A]
-        envelope = (jnp.exp(-orbitals.exponents[:, :, None] * distance[None, None, :, :, None])
-                    * smooth_cutoff(distance, cfg.orbital_cutoff)[None, None, :, :, None])
-        scalar = jnp.einsum("iD,sdakD->sdiak", h, orbitals.features)
-        directional = jnp.einsum("isdp,sdakpx,iax->sdiak", q, orbitals.directions, offset)
-        phi = jnp.sum(envelope * (scalar + directional), axis=3)  # [2, n_det, N, K]
-        relation = spin_relation(geometry.n_up, n)
-        down_electron = electron_spins(geometry.n_up, n)[:, None]
-        cross = jnp.where(down_electron, cfg.cross_spin_sign * phi[1], phi[1])
-        return jnp.where(relation[None] == 0, phi[0], cross)
+    def log_psi_from_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
+                              one: tuple, sums: tuple,
+                              contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign, log|psi|) of one walker from ``local_features``."""
+        phi, h = self.slater_and_embedding(orbitals, geometry, one, sums, contract)
+        signs, logdets = jnp.linalg.slogdet(phi)
+        sign, log_abs = log_sum_det(signs, logdets)
+        cusp = 0.5 * jnp.sum(sums[1])
+        return sign, log_abs + cusp + self.learned_jastrow(h)
 
     def log_psi(self, orbitals: OrbitalParameters, geometry: GeometryInput,
                 electrons: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         """(sign, log|psi|) for one walker, electrons [N, 3] bohr with up electrons first."""
-        h = self.embed(geometry, electrons)
-        phi = self.slater_from_embedding(orbitals, geometry, electrons, h)
-        signs, logdets = jnp.linalg.slogdet(phi)
-        sign, log_abs = log_sum_det(signs, logdets)
-        scales = jax.nn.softplus(self.jastrow_raw)
-        cusp = cusp_jastrow(electrons, geometry.n_up, scales, self.config.orbital_cutoff)
-        return sign, log_abs + cusp + self.learned_jastrow(h)
+        return self.log_psi_from_features(
+            orbitals, geometry, *self.local_features(orbitals, geometry, electrons))
 
     def learned_jastrow(self, h: jnp.ndarray) -> jnp.ndarray:
         """sum_i u(h_i): a symmetric factor from each electron's features (zero at
         initialisation). A sum of local terms, so it is additive over far-apart fragments;
-        h has no slope where electrons meet, so it leaves the cusps to ``cusp_jastrow``."""
+        h has no slope where electrons meet, so it leaves the cusps to ``cusp_jastrow_pairs``."""
         return jnp.sum(self.jastrow_out(jnp.tanh(self.jastrow_hidden(h))))
 
     def __call__(self, geometry: GeometryInput, electrons: jnp.ndarray):

@@ -1,16 +1,21 @@
 """Local energy E_L = -1/2 (lap log|psi| + |grad log|psi||^2) + V, in hartree.
 
-Two Laplacians: folx's forward Laplacian (default, one pass) and a jvp-over-grad loop over
-the 3N coordinates (reference implementation); they agree to float precision.
+Two Laplacians: the forward Laplacian (default, one pass; folx, fed local parts whose
+derivatives are taken in 3 coordinates or one variable instead of 3N, ``LocalParts``) and a
+jvp-over-grad loop over the 3N coordinates (the reference); they agree to float precision.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import folx
 import jax
 import jax.numpy as jnp
+from folx.api import FwdJacobian, FwdLaplArray
+
+from foundation_wf.ansatz.embedding import same_spin_pairs
+from foundation_wf.ansatz.pairs import contraction, off_diagonal, row_sums
 
 LAPLACIANS = ("forward", "loop")
 
@@ -30,14 +35,184 @@ def potential_energy(electrons: jnp.ndarray, coords: jnp.ndarray,
     return v_ee + v_en + v_nn
 
 
-def kinetic_energy(log_abs: Callable[[jnp.ndarray], jnp.ndarray], x: jnp.ndarray,
+class LocalParts(NamedTuple):
+    """log|psi| of one walker split by what each part depends on:
+
+        log|psi|(x) = combine(electron(x), row_sums(summed), contraction(contracted)),
+        (summed, contracted) = pair(|x_i - x_j|^2, same_spin_ij) for every ordered pair
+
+    electron: electrons [M, 3] bohr -> pytree of [M, ...] arrays, row m a function of
+      electrons[m] only;
+    pair: (squared distances [...] bohr^2, same-spin flags [...]) -> (summed, contracted),
+      pytrees of [..., ...] arrays, elementwise over the leading axes;
+    combine: (electron features, row sums sum_{j != i} summed_ij [N, ...], contract) ->
+      log|psi|, where contract(select, v) = sum_{j != i} select(contracted)_ij v_j
+      (``ansatz.pairs``): select indexes trailing axes only, and v [N, ...] depends on the
+      electrons;
+    n_up: the number of up electrons (the first n_up rows).
+
+    The forward Laplacian takes the electron part's derivatives in each electron's 3
+    coordinates and the pair part's in its one variable s (not in all 3N), and never builds
+    the pair features' 3N-long gradients (``row_sum_jet``, ``pair_contraction_with_jets``).
+    """
+
+    electron: Callable
+    pair: Callable
+    combine: Callable
+    n_up: int
+
+    def log_abs(self, electrons: jnp.ndarray) -> jnp.ndarray:
+        """log|psi| of electrons [N, 3] bohr."""
+        differences = electrons[:, None] - electrons[None]
+        summed, contracted = self.pair(jnp.sum(differences * differences, axis=-1),
+                                       same_spin_pairs(self.n_up, electrons.shape[0]))
+        return self.combine(self.electron(electrons), row_sums(summed), contraction(contracted))
+
+
+def whole_function(log_abs: Callable[[jnp.ndarray], jnp.ndarray]) -> LocalParts:
+    """A log|psi| of the flat coordinates [3N] as LocalParts with no local part."""
+    return LocalParts(electron=lambda electrons: electrons,
+                      pair=lambda distance_sq, same_spin: ((), ()),
+                      combine=lambda electrons, sums, contract: log_abs(electrons.reshape(-1)),
+                      n_up=0)
+
+
+def _is_jet(x) -> bool:
+    return isinstance(x, FwdLaplArray)
+
+
+def electron_jets(electron: Callable, electrons: jnp.ndarray):
+    """The electron part's values, gradients and Laplacians in all 3N coordinates, from
+    derivatives in each electron's own 3: pytree of FwdLaplArray with Jacobians [3N, N, ...]."""
+    n = electrons.shape[0]
+    one_row = lambda r: jax.tree_util.tree_map(lambda a: a[0], electron(r[None]))  # noqa: E731
+    local = jax.vmap(folx.forward_laplacian(one_row, disable_jit=True))(electrons)
+    eye = jnp.eye(n, dtype=electrons.dtype)
+
+    def lift(jet):
+        jacobian = jnp.einsum("ij,ic...->icj...", eye, jet.jacobian.dense_array)
+        return FwdLaplArray(jet.x, FwdJacobian.from_dense(jacobian.reshape((3 * n,) + jet.shape)),
+                            jet.laplacian)
+
+    return jax.tree_util.tree_map(lift, local, is_leaf=_is_jet)
+
+
+class PairJet(NamedTuple):
+    """A pair feature P(u) of u = r_i - r_j for every ordered pair: value [N, N, ...], slope
+    dP/du [N, N, 3, ...] and Laplacian in u [N, N, ...] (in r_i and r_j together, twice it)."""
+
+    value: jnp.ndarray
+    slope: jnp.ndarray
+    laplacian: jnp.ndarray
+
+
+def pair_jets(pair: Callable, electrons: jnp.ndarray, n_up: int) -> tuple:
+    """(summed, contracted) of ``LocalParts.pair`` for every ordered pair, as PairJet pytrees.
+
+    The pair part is a function P(s) of s = |u|^2, u = r_i - r_j: P, P' and P'' come from two
+    nested jvps in s, and then dP/du = 2 P' u and lap_u P = 4 s P'' + 6 P'.
+    """
+    differences = electrons[:, None] - electrons[None]  # [N, N, 3]
+    distance_sq = jnp.sum(differences * differences, axis=-1)
+    same_spin = same_spin_pairs(n_up, electrons.shape[0])
+    ones = jnp.ones_like(distance_sq)
+    first = lambda s: jax.jvp(lambda s: pair(s, same_spin), (s,), (ones,))  # noqa: E731
+    (value, slope), (_, curvature) = jax.jvp(first, (distance_sq,), (ones,))
+
+    def jet(p, dp, d2p):
+        extra = (1,) * (p.ndim - 2)
+        u = differences.reshape(differences.shape + extra)
+        s = distance_sq.reshape(distance_sq.shape + extra)
+        return PairJet(p, 2.0 * dp[:, :, None] * u, 4.0 * s * d2p + 6.0 * dp)
+
+    return jax.tree_util.tree_map(jet, value, slope, curvature)
+
+
+def row_sum_jet(jet: PairJet) -> FwdLaplArray:
+    """sum_{j != i} P_ij [N, ...] with gradient [3N, N, ...] and Laplacian in all 3N
+    coordinates: d/dr_k of P(r_i - r_j) is (delta_ki - delta_kj) dP/du."""
+    n = jet.value.shape[0]
+    slope = off_diagonal(jet.slope)
+    own = jnp.einsum("ki,ia...->kai...", jnp.eye(n, dtype=slope.dtype), jnp.sum(slope, axis=1))
+    jacobian = own - jnp.moveaxis(slope, 0, 2)  # [k, a, i, ...]
+    value = jnp.sum(off_diagonal(jet.value), axis=1)
+    return FwdLaplArray(value, FwdJacobian.from_dense(jacobian.reshape((3 * n,) + value.shape)),
+                        2.0 * jnp.sum(off_diagonal(jet.laplacian), axis=1))
+
+
+@jax.jit
+def pair_contraction_with_jets(value: jnp.ndarray, slope: jnp.ndarray, laplacian: jnp.ndarray,
+                               v: jnp.ndarray) -> jnp.ndarray:
+    """sum_{j != i} P_ij v_j for a PairJet's fields and v [N, ...]. Inside folx's forward
+    Laplacian its derivatives come from ``contraction_jets`` (registered under this name)."""
+    del slope, laplacian  # used by contraction_jets only
+    return contraction(value)(lambda p: p, v)
+
+
+def contraction_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
+    """folx rule of ``pair_contraction_with_jets``: y_i = sum_{j != i} P_ij v_j with v's
+    gradient [3N, N, ...] and P's in its pair's 3 coordinates only.
+
+    With G_ija = dP_ij/du_a (u = r_i - r_j) and v's gradient V[k, a, j] = dv_j/dr_ka:
+      dy_i/dr_ka = delta_ki sum_j G_ija v_j - G_ika v_k + sum_j P_ij V[k, a, j]
+      lap y_i = sum_j (2 lap_u P_ij v_j + P_ij lap v_j
+                       + 2 sum_a G_ija (V[i, a, j] - V[j, a, j]))
+    The one term of size 3N x N^2 is a contraction; P's 3N-long gradient is never built.
+    """
+    del kwargs, sparsity_threshold
+    value, slope, laplacian, v = args
+    if any(_is_jet(a) for a in (value, slope, laplacian)) or not _is_jet(v):
+        raise TypeError("pair_contraction_with_jets: the pair jet must be constant to folx and "
+                        "v must depend on the electrons")
+    n = value.shape[0]
+    value, slope, laplacian = off_diagonal(value), off_diagonal(slope), off_diagonal(laplacian)
+    v_gradient = v.jacobian.dense_array.reshape((n, 3) + v.shape)  # [k, a, j, ...]
+    # Broadcast products summed over j (XLA's CPU batched matmuls are slow at these sizes).
+    y = jnp.sum(value * v.x[None], axis=1)
+    slope_v = slope * v.x[None, :, None]  # [i, j, a, ...]: G_ija v_j
+    own = jnp.moveaxis(jnp.sum(slope_v, axis=1), 1, 0)  # [a, i, ...]
+    eye = jnp.eye(n, dtype=bool).reshape((n, 1, n) + (1,) * (own.ndim - 2))
+    gradient = (jnp.where(eye, own[None], 0.0) - jnp.moveaxis(slope_v, 0, 2)  # [k, a, i, ...]
+                + jnp.sum(value[None, None] * v_gradient[:, :, None], axis=3))
+    v_own = v_gradient[jnp.arange(n), :, jnp.arange(n)]  # [j, a, ...]: dv_j/dr_ja
+    v_difference = jnp.moveaxis(v_gradient, 2, 1) - v_own[None]  # [i, j, a, ...]
+    lap = jnp.sum(2.0 * laplacian * v.x[None] + value * v.laplacian[None]
+                  + 2.0 * jnp.sum(slope * v_difference, axis=2), axis=1)
+    return FwdLaplArray(y, FwdJacobian.from_dense(gradient.reshape((3 * n,) + y.shape)), lap)
+
+
+folx.register_function("pair_contraction_with_jets", contraction_jets)
+
+
+def kinetic_energy(parts: LocalParts, electrons: jnp.ndarray,
                    laplacian: str = "forward") -> jnp.ndarray:
-    """-1/2 (lap + |grad|^2) of log|psi| at flat coordinates x [3N] (hartree)."""
+    """-1/2 (lap + |grad|^2) of log|psi| at electrons [N, 3] bohr (hartree).
+
+    "forward": folx's forward Laplacian of ``parts.combine``, fed the electron part's jets
+    (``electron_jets``), the row sums of the summed pair part (``row_sum_jet``) and the
+    contracted pair part's PairJets (``pair_contraction_with_jets``). "loop": a
+    jvp-over-grad loop over the 3N coordinates of ``parts.log_abs`` (the reference).
+    """
     if laplacian == "forward":
-        result = folx.forward_laplacian(log_abs, sparsity_threshold=0)(x)
+        summed, contracted = pair_jets(parts.pair, electrons, parts.n_up)
+        sums = jax.tree_util.tree_map(row_sum_jet, summed,
+                                      is_leaf=lambda x: isinstance(x, PairJet))
+        fields = [jax.tree_util.tree_map(lambda jet, i=i: jet[i], contracted,
+                                         is_leaf=lambda x: isinstance(x, PairJet))
+                  for i in range(3)]
+
+        def combine(one, sums, fields):
+            contract = lambda select, v: pair_contraction_with_jets(  # noqa: E731
+                *(select(field) for field in fields), v)
+            return parts.combine(one, sums, contract)
+
+        result = folx.forward_laplacian(combine, disable_jit=True)(
+            electron_jets(parts.electron, electrons), sums, fields)
         return -0.5 * (result.laplacian + jnp.sum(result.jacobian.dense_array ** 2))
     if laplacian == "loop":
-        grad = jax.grad(log_abs)
+        shape = electrons.shape
+        grad = jax.grad(lambda x: parts.log_abs(x.reshape(shape)))
+        x = electrons.reshape(-1)
         eye = jnp.eye(x.shape[0], dtype=x.dtype)
 
         def add_diagonal(i, total):
@@ -48,18 +223,14 @@ def kinetic_energy(log_abs: Callable[[jnp.ndarray], jnp.ndarray], x: jnp.ndarray
     raise ValueError(f"laplacian must be one of {LAPLACIANS}, got {laplacian!r}")
 
 
-def make_local_energy(log_abs_fn: Callable, laplacian: str = "forward") -> Callable:
-    """E_L(params, orbitals, geometry, electrons [N, 3]) for a walker-level log|psi|.
-
-    ``log_abs_fn(params, orbitals, geometry, electrons) -> log|psi|`` (scalar).
-    """
+def make_local_energy(local_parts: Callable, laplacian: str = "forward") -> Callable:
+    """E_L(params, orbitals, geometry, electrons [N, 3]) of one walker (hartree), for
+    ``local_parts(params, orbitals, geometry) -> LocalParts``."""
     if laplacian not in LAPLACIANS:
         raise ValueError(f"laplacian must be one of {LAPLACIANS}, got {laplacian!r}")
 
     def local_energy(params, orbitals, geometry, electrons):
-        shape = electrons.shape
-        flat_log_abs = lambda x: log_abs_fn(params, orbitals, geometry, x.reshape(shape))  # noqa: E731
-        kinetic = kinetic_energy(flat_log_abs, electrons.reshape(-1), laplacian)
+        kinetic = kinetic_energy(local_parts(params, orbitals, geometry), electrons, laplacian)
         return kinetic + potential_energy(electrons, geometry.coords, geometry.charges)
 
     return local_energy

@@ -12,6 +12,7 @@ so KFAC's curvature is the Fisher of log|psi|.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -21,7 +22,7 @@ import kfac_jax
 from flax import struct
 
 from foundation_wf.ansatz.model import Ansatz
-from foundation_wf.vmc.hamiltonian import make_local_energy
+from foundation_wf.vmc.hamiltonian import LocalParts, make_local_energy
 
 
 class EnergyAux(struct.PyTreeNode):
@@ -56,13 +57,25 @@ def local_energy_chunk_for(n_electrons: int) -> int:
     return max(4, 2 ** round(math.log2(target)))
 
 
+def local_parts(ansatz: Ansatz, params: dict, orbitals, geometry) -> LocalParts:
+    """log|psi| of one walker of ``geometry`` as LocalParts: the ansatz's electron and pair
+    features, then the rest."""
+    return LocalParts(
+        electron=lambda x: ansatz.electron_features(params, orbitals, geometry, x),
+        pair=lambda distance_sq, same_spin: ansatz.pair_features(params, distance_sq,
+                                                                 same_spin),
+        combine=lambda one, sums, contract: ansatz.log_psi_from_features(
+            params, orbitals, geometry, one, sums, contract)[1],
+        n_up=geometry.n_up)
+
+
 def make_batch_local_energy(ansatz: Ansatz, laplacian: str = "forward",
                             chunk_size: int | None = 0) -> Callable:
     """E_L for walkers [B, N, 3]: (params, geometry, electrons) -> [B]; GNN runs once.
 
     ``chunk_size`` walkers at a time (0: all at once; None: ``local_energy_chunk_for(N)``).
     """
-    local_energy = make_local_energy(lambda *args: ansatz.log_psi(*args)[1], laplacian)
+    local_energy = make_local_energy(functools.partial(local_parts, ansatz), laplacian)
 
     def batch_local_energy(params, geometry, electrons):
         orbitals = ansatz.orbitals(params, geometry)

@@ -1,0 +1,37 @@
+"""Sums over an electron's neighbours of electron-pair features.
+
+Pair features enter the wavefunction only through two kinds of sums over the other
+electrons j != i (what makes the forward Laplacian's pair jets cheap,
+``vmc.hamiltonian.local_kinetic_energy``):
+
+* ``row_sums``: sum_j P_ij, for features P [N, N, ...];
+* ``contraction``: sum_j P_ij * v_j, for features P [N, N, ...] and per-electron values
+  v [N, ...] (elementwise over the trailing axes).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def off_diagonal(pair: jnp.ndarray) -> jnp.ndarray:
+    """Pair features [N, N, ...] with the i = j entries set to zero."""
+    n = pair.shape[0]
+    diagonal = jnp.eye(n, dtype=bool).reshape((n, n) + (1,) * (pair.ndim - 2))
+    return jnp.where(diagonal, 0.0, pair)
+
+
+def row_sums(pair_tree):
+    """sum_{j != i} P_ij of every leaf [N, N, ...] of a pytree -> [N, ...]."""
+    return jax.tree_util.tree_map(lambda p: jnp.sum(off_diagonal(p), axis=1), pair_tree)
+
+
+def contraction(pair_tree) -> Callable:
+    """contract(select, v) = sum_{j != i} select(pair_tree)_ij * v_j: select picks one leaf
+    [N, N, ...] of the pytree (indexing trailing axes only), v [N, ...] the same trailing
+    shape."""
+    # A broadcast product summed over j: XLA's CPU batched matmuls are slow at these sizes.
+    return lambda select, v: jnp.sum(off_diagonal(select(pair_tree)) * v[None], axis=1)
