@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from foundation_wf.ansatz.pairs import contraction, row_sums
+from foundation_wf.ansatz.pairs import contraction, row_sums, squared_distances
 from foundation_wf.ansatz.presets import ModelConfig
 from foundation_wf.ansatz.radial import (aggregation_weights, distance_features,
                                          even_radial_basis, safe_norm, smooth_cutoff,
@@ -127,7 +127,6 @@ class ElectronEmbedding(nn.Module):
     def __call__(self, electrons, n_up: int, coords, element_index):
         """electrons [N, 3] (up first), coords [A, 3] bohr, element_index [A] -> h [N, W]."""
         h = self.electron_nucleus_features(electrons, coords, element_index)
-        offset = electrons[:, None] - electrons[None]
-        weights, filters = self.pair_features(jnp.sum(offset * offset, axis=-1),
+        weights, filters = self.pair_features(squared_distances(electrons),
                                               same_spin_pairs(n_up, electrons.shape[0]))
         return self.message_passing(h, row_sums(weights), contraction(filters))

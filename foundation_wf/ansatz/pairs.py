@@ -17,6 +17,12 @@ import jax
 import jax.numpy as jnp
 
 
+def squared_distances(electrons: jnp.ndarray) -> jnp.ndarray:
+    """|r_i - r_j|^2 [N, N] bohr^2 of electrons [N, 3] bohr: the pair features' variable."""
+    differences = electrons[:, None] - electrons[None]
+    return jnp.sum(differences * differences, axis=-1)
+
+
 def off_diagonal(pair: jnp.ndarray) -> jnp.ndarray:
     """Pair features [N, N, ...] with the i = j entries set to zero."""
     n = pair.shape[0]

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from foundation_wf.ansatz.embedding import ElectronEmbedding, electron_spins, same_spin_pairs
 from foundation_wf.ansatz.geometry import GeometryInput
 from foundation_wf.ansatz.gnn import OrbitalGNN, OrbitalParameters, orbital_parameters
-from foundation_wf.ansatz.pairs import contraction, row_sums
+from foundation_wf.ansatz.pairs import contraction, row_sums, squared_distances
 from foundation_wf.ansatz.presets import ModelConfig
 from foundation_wf.ansatz.radial import NORM_EPSILON_SQ, safe_norm, smooth_cutoff
 from foundation_wf.hf.settings import DescriptorSettings
@@ -51,8 +51,7 @@ def log_sum_det(signs: jnp.ndarray, logdets: jnp.ndarray) -> tuple[jnp.ndarray, 
 
 def spin_relation(n_up: int, n_electrons: int) -> jnp.ndarray:
     """[N, N] int: 0 where electron i and orbital k have the same spin, 1 otherwise."""
-    spin = electron_spins(n_up, n_electrons)
-    return (spin[:, None] != spin[None, :]).astype(jnp.int32)
+    return (~same_spin_pairs(n_up, n_electrons)).astype(jnp.int32)
 
 
 def cusp_jastrow_pairs(distance_sq: jnp.ndarray, same_spin: jnp.ndarray, scales: jnp.ndarray,
@@ -131,8 +130,7 @@ class TransferableWavefunction(nn.Module):
         """(electron_features of each electron, row sums of the summed pair features [N],
         contraction of the contracted ones): the arguments of ``log_psi_from_features``."""
         n = electrons.shape[0]
-        differences = electrons[:, None] - electrons[None]
-        summed, contracted = self.pair_features(jnp.sum(differences * differences, axis=-1),
+        summed, contracted = self.pair_features(squared_distances(electrons),
                                                 same_spin_pairs(geometry.n_up, n))
         return (self.electron_features(orbitals, geometry, electrons), row_sums(summed),
                 contraction(contracted))

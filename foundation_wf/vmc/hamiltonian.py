@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from folx.api import FwdJacobian, FwdLaplArray
 
 from foundation_wf.ansatz.embedding import same_spin_pairs
-from foundation_wf.ansatz.pairs import contraction, off_diagonal, row_sums
+from foundation_wf.ansatz.pairs import contraction, off_diagonal, row_sums, squared_distances
 
 LAPLACIANS = ("forward", "loop")
 
@@ -63,8 +63,7 @@ class LocalParts(NamedTuple):
 
     def log_abs(self, electrons: jnp.ndarray) -> jnp.ndarray:
         """log|psi| of electrons [N, 3] bohr."""
-        differences = electrons[:, None] - electrons[None]
-        summed, contracted = self.pair(jnp.sum(differences * differences, axis=-1),
+        summed, contracted = self.pair(squared_distances(electrons),
                                        same_spin_pairs(self.n_up, electrons.shape[0]))
         return self.combine(self.electron(electrons), row_sums(summed), contraction(contracted))
 
