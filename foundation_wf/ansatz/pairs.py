@@ -2,7 +2,7 @@
 
 Pair features enter the wavefunction only through two kinds of sums over the other
 electrons j != i (what makes the forward Laplacian's pair jets cheap,
-``vmc.hamiltonian.local_kinetic_energy``):
+``vmc.hamiltonian.LocalParts``):
 
 * ``row_sums``: sum_j P_ij, for features P [N, N, ...];
 * ``contraction``: sum_j P_ij * v_j, for features P [N, N, ...] and per-electron values
