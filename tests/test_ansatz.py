@@ -11,7 +11,7 @@ import pytest
 from conftest import perturbed
 from foundation_wf import Molecule, MoleculeError
 from foundation_wf.ansatz import geometry_input, make_ansatz
-from foundation_wf.ansatz.gnn import SplitDense
+from foundation_wf.ansatz.layers import SplitDense
 from foundation_wf.ansatz.presets import model_preset
 from foundation_wf.data.generators import hydrogen_chain, random_rotation
 from foundation_wf.hf import DescriptorSettings, geometry_hf

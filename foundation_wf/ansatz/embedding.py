@@ -23,11 +23,11 @@ from typing import Callable, NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
+from foundation_wf.ansatz.layers import DenseParameters, SplitDense, stacked_dense
 from foundation_wf.ansatz.pairs import contraction, row_sums, squared_distances
 from foundation_wf.ansatz.presets import ModelConfig
-from foundation_wf.ansatz.radial import (aggregation_weights, distance_features,
-                                         even_radial_basis, safe_norm, smooth_cutoff,
-                                         smooth_cutoff_sq)
+from foundation_wf.ansatz.radial import (aggregation_weights, even_radial_basis, radial_basis,
+                                         safe_norm, smooth_cutoff, smooth_cutoff_sq)
 
 
 def electron_spins(n_up: int, n_electrons: int) -> jnp.ndarray:
@@ -73,23 +73,26 @@ class ElectronEmbedding(nn.Module):
     def setup(self):
         cfg = self.config
         self.element_embed = nn.Embed(self.n_elements, cfg.element_embedding)
-        self.electron_nucleus = nn.Dense(cfg.embedding_width)
-        # Parameter names filter_l, value_l, one_l (lists are named attribute_index).
-        self.filter = [nn.Dense(cfg.pair_width) for _ in range(cfg.embedding_layers)]
+        # Dense layers (``ansatz.layers``: nn.Dense's parameters, inputs taken in parts or
+        # layers applied together). Parameter names filter_l, value_l, one_l (lists are named
+        # attribute_index).
+        self.electron_nucleus = SplitDense(cfg.embedding_width)
+        self.filter = [DenseParameters(cfg.pair_width) for _ in range(cfg.embedding_layers)]
         self.value = [nn.Dense(cfg.pair_width) for _ in range(cfg.embedding_layers)]
-        self.one = [nn.Dense(cfg.embedding_width) for _ in range(cfg.embedding_layers)]
+        self.one = [SplitDense(cfg.embedding_width) for _ in range(cfg.embedding_layers)]
 
     def electron_nucleus_features(self, electrons, coords, element_index):
         """Electrons [M, 3], nuclei coords [A, 3] bohr, element_index [A] -> h0 [M, W]:
         a local mean over the atoms within the cutoff, row m a function of electrons[m]."""
         cfg = self.config
         distance_en = safe_norm(electrons[:, None] - coords[None])  # [M, A]
-        element = self.element_embed(element_index)
-        en_in = jnp.concatenate([
-            distance_features(distance_en, cfg.n_rbf, cfg.embedding_cutoff),
-            jnp.broadcast_to(element[None], (electrons.shape[0],) + element.shape),
-        ], axis=-1)
-        per_atom = jnp.tanh(self.electron_nucleus(en_in))
+        # Inputs [distance, its radial basis, the atom's element embedding] (the element
+        # part multiplied once per atom).
+        per_atom = jnp.tanh(self.electron_nucleus([
+            distance_en[..., None],
+            radial_basis(distance_en, cfg.n_rbf, cfg.embedding_cutoff),
+            self.element_embed(element_index)[None],
+        ]))
         atom_weights = aggregation_weights(
             smooth_cutoff(distance_en, cfg.embedding_cutoff), cfg.neighbour_mean)  # [M, A]
         return jnp.einsum("ia,iaw->iw", atom_weights, per_atom)
@@ -101,7 +104,7 @@ class ElectronEmbedding(nn.Module):
         cfg = self.config
         weight = smooth_cutoff_sq(distance_sq, cfg.embedding_cutoff)
         pair = even_radial_basis(distance_sq, cfg.n_rbf, cfg.embedding_cutoff)
-        filters = jnp.stack([jnp.tanh(layer(pair)) for layer in self.filter], axis=-2)
+        filters = jnp.tanh(stacked_dense(self.filter, pair))
         weights = PairWeights(jnp.where(same_spin, weight, 0.0),
                               jnp.where(same_spin, 0.0, weight))
         return weights, PairFilters(weights.same[..., None, None] * filters,
@@ -120,7 +123,7 @@ class ElectronEmbedding(nn.Module):
                          / (1.0 + weight_sums.same[:, None]))
             from_opposite = (contract(lambda f: f.opposite[..., layer, :], values)
                              / (1.0 + weight_sums.opposite[:, None]))
-            update = self.one[layer](jnp.concatenate([h, from_same, from_opposite], axis=-1))
+            update = self.one[layer]([h, from_same, from_opposite])
             h = h + jnp.tanh(update)
         return h
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from foundation_wf.ansatz.layers import SplitDense
 from foundation_wf.ansatz.presets import ModelConfig
 from foundation_wf.ansatz.radial import (aggregation_weights, distance_features, safe_norm,
                                          smooth_cutoff)
@@ -38,32 +39,6 @@ class OrbitalParameters(struct.PyTreeNode):
     features: jnp.ndarray
     directions: jnp.ndarray
     exponents: jnp.ndarray
-
-
-class SplitDense(nn.Module):
-    """``nn.Dense`` of the concatenation of ``parts`` along their last axes, without building
-    it: sum_p parts[p] @ kernel[rows of part p] + bias, the parts broadcast against each other.
-
-    The parameters (names, shapes, initialisation) are those of ``nn.Dense`` on the
-    concatenation, and so is the result up to rounding; the cost is each part's own size. A
-    bond's radial features, the same for every orbital, are multiplied once per bond instead of
-    once per (bond, orbital), in the forward pass and in every per-walker gradient.
-    """
-
-    features: int
-
-    @nn.compact
-    def __call__(self, parts: list[jnp.ndarray]) -> jnp.ndarray:
-        sizes = [part.shape[-1] for part in parts]
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (sum(sizes), self.features), jnp.float32)
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
-        dtype = jnp.result_type(*parts, kernel)
-        starts = [sum(sizes[:index]) for index in range(len(parts))]
-        total = bias.astype(dtype)
-        for part, start, size in zip(parts, starts, sizes):
-            total = total + jnp.dot(part.astype(dtype), kernel[start:start + size].astype(dtype))
-        return total
 
 
 class OrbitalGNN(nn.Module):
