@@ -7,6 +7,12 @@ electrons j != i (what makes the forward Laplacian's pair jets cheap,
 * ``row_sums``: sum_j P_ij, for features P [N, N, ...];
 * ``contraction``: sum_j P_ij * v_j, for features P [N, N, ...] and per-electron values
   v [N, ...] (elementwise over the trailing axes).
+
+The features are symmetric, P_ij = P_ji (functions of r_ij^2 and of whether i and j have the
+same spin): the forward Laplacian's pair jets are taken once per unordered pair
+(``unordered_pairs``, ``symmetric_from_pairs``). log|psi| itself evaluates every ordered
+pair: there, filling [N, N, ...] from the unordered pairs costs more than it saves (H6, 256
+walkers: 2.7 against 2.2 ms).
 """
 
 from __future__ import annotations
@@ -15,6 +21,22 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+
+def unordered_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i [P], j [P]) of the P = N(N-1)/2 pairs i < j of N electrons."""
+    return np.triu_indices(n, k=1)
+
+
+def symmetric_from_pairs(values: jnp.ndarray, n: int) -> jnp.ndarray:
+    """Features [P, ...] of the ``unordered_pairs(n)`` -> [N, N, ...] with P_ij = P_ji and
+    zeros on the diagonal."""
+    # A product with a constant 0/1 matrix: faster than a gather on XLA's CPU backend.
+    i, j = unordered_pairs(n)
+    select = np.zeros((n, n, len(i)))
+    select[i, j, np.arange(len(i))] = select[j, i, np.arange(len(i))] = 1.0
+    return jnp.tensordot(jnp.asarray(select, values.dtype), values, axes=1)
 
 
 def squared_distances(electrons: jnp.ndarray) -> jnp.ndarray:

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from folx.api import FwdJacobian, FwdLaplArray
 
 from foundation_wf.ansatz.embedding import same_spin_pairs
-from foundation_wf.ansatz.pairs import contraction, off_diagonal, row_sums, squared_distances
+from foundation_wf.ansatz.pairs import (contraction, off_diagonal, row_sums, squared_distances,
+                                        symmetric_from_pairs, unordered_pairs)
 
 LAPLACIANS = ("forward", "loop")
 
@@ -109,14 +110,19 @@ def pair_jets(pair: Callable, electrons: jnp.ndarray, n_up: int) -> tuple:
     """(summed, contracted) of ``LocalParts.pair`` for every ordered pair, as PairJet pytrees.
 
     The pair part is a function P(s) of s = |u|^2, u = r_i - r_j: P, P' and P'' come from two
-    nested jvps in s, and then dP/du = 2 P' u and lap_u P = 4 s P'' + 6 P'.
+    nested jvps in s (once per unordered pair, as P_ij = P_ji), and then dP/du = 2 P' u and
+    lap_u P = 4 s P'' + 6 P'.
     """
+    n = electrons.shape[0]
     differences = electrons[:, None] - electrons[None]  # [N, N, 3]
     distance_sq = jnp.sum(differences * differences, axis=-1)
-    same_spin = same_spin_pairs(n_up, electrons.shape[0])
-    ones = jnp.ones_like(distance_sq)
+    i, j = unordered_pairs(n)
+    same_spin = same_spin_pairs(n_up, n)[i, j]
+    ones = jnp.ones(len(i), distance_sq.dtype)
     first = lambda s: jax.jvp(lambda s: pair(s, same_spin), (s,), (ones,))  # noqa: E731
-    (value, slope), (_, curvature) = jax.jvp(first, (distance_sq,), (ones,))
+    (value, slope), (_, curvature) = jax.jvp(first, (distance_sq[i, j],), (ones,))
+    value, slope, curvature = jax.tree_util.tree_map(
+        lambda f: symmetric_from_pairs(f, n), (value, slope, curvature))
 
     def jet(p, dp, d2p):
         extra = (1,) * (p.ndim - 2)
