@@ -62,8 +62,12 @@ def test_every_parameter_has_a_kfac_block(h2_run):
     kinds = {jax.tree_util.keystr(path): type(estimator.blocks[index]).__name__
              for path, index in flat}
     assert all(isinstance(index, int) for _, index in flat)
-    # Per-walker dense layers get Kronecker-factored blocks; the per-geometry GNN is diagonal.
-    assert "KroneckerFactored" in kinds["['params']['embedding']['one_0']['kernel']"]
+    # Per-walker dense layers get Kronecker-factored blocks, whether KFAC's matcher finds
+    # them (nn.Dense) or they register themselves (ansatz.layers); the per-geometry GNN is
+    # diagonal.
+    for layer in ("electron_nucleus", "filter_0", "value_0", "one_0"):
+        assert "KroneckerFactored" in kinds[f"['params']['embedding']['{layer}']['kernel']"]
+    assert "KroneckerFactored" in kinds["['params']['jastrow_hidden']['kernel']"]
     assert kinds["['params']['gnn']['node_in']['kernel']"] == "NaiveDiagonal"
 
 

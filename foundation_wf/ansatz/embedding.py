@@ -73,13 +73,15 @@ class ElectronEmbedding(nn.Module):
     def setup(self):
         cfg = self.config
         self.element_embed = nn.Embed(self.n_elements, cfg.element_embedding)
-        # Dense layers (``ansatz.layers``: nn.Dense's parameters, inputs taken in parts or
-        # layers applied together). Parameter names filter_l, value_l, one_l (lists are named
+        # Dense layers (``ansatz.layers``: nn.Dense's parameters and KFAC blocks, inputs
+        # taken in parts or layers applied together). Parameter names filter_l, value_l, one_l (lists are named
         # attribute_index).
-        self.electron_nucleus = SplitDense(cfg.embedding_width)
+        self.electron_nucleus = SplitDense(cfg.embedding_width, kfac_tag=True)
         self.filter = [DenseParameters(cfg.pair_width) for _ in range(cfg.embedding_layers)]
-        self.value = [nn.Dense(cfg.pair_width) for _ in range(cfg.embedding_layers)]
-        self.one = [SplitDense(cfg.embedding_width) for _ in range(cfg.embedding_layers)]
+        self.value = [SplitDense(cfg.pair_width, kfac_tag=True)
+                      for _ in range(cfg.embedding_layers)]
+        self.one = [SplitDense(cfg.embedding_width, kfac_tag=True)
+                    for _ in range(cfg.embedding_layers)]
 
     def electron_nucleus_features(self, electrons, coords, element_index):
         """Electrons [M, 3], nuclei coords [A, 3] bohr, element_index [A] -> h0 [M, W]:
@@ -118,7 +120,7 @@ class ElectronEmbedding(nn.Module):
         sum_j c_ij F_ij v_j / (1 + sum_j c_ij) (``radial.neighbour_weights``).
         """
         for layer in range(self.config.embedding_layers):
-            values = self.value[layer](h)  # [N, Wp]
+            values = self.value[layer]([h])  # [N, Wp]
             from_same = (contract(lambda f: f.same[..., layer, :], values)
                          / (1.0 + weight_sums.same[:, None]))
             from_opposite = (contract(lambda f: f.opposite[..., layer, :], values)

@@ -5,12 +5,21 @@ lecun-normal, and a bias [out], zeros), so checkpoints and initialisations are t
 plain Dense layers; the results equal nn.Dense's up to rounding. What they save are the
 concatenations of inputs or outputs, which XLA's CPU backend fuses into slow elementwise
 loops, and matmuls with few output columns.
+
+KFAC's graph matcher recognises only a plain dense layer (a parameter kernel in a matmul,
+plus a bias), so layers applied per electron register themselves instead
+(``kfac_dense_tag``): the tag names the layer's kernel and (concatenated) input, exactly
+what the matcher finds for nn.Dense, and so gives it the same Kronecker-factored curvature
+block (the bias, as for nn.Dense, gets a diagonal one). Tags are the identity outside KFAC (the input's
+concatenation is dead code there); folx's forward Laplacian passes them through
+(``vmc.hamiltonian``).
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax.numpy as jnp
+import kfac_jax
 
 
 def dense_parameters(module: nn.Module, in_features: int,
@@ -22,16 +31,28 @@ def dense_parameters(module: nn.Module, in_features: int,
     return kernel, bias
 
 
+def kfac_dense_tag(y: jnp.ndarray, x: jnp.ndarray, kernel: jnp.ndarray,
+                   bias: jnp.ndarray) -> jnp.ndarray:
+    """y (= x @ kernel + bias) registered with KFAC as a dense layer of one walker's
+    electrons (x [..., in] with at least one axis before the features: a "repeated" dense
+    layer once the walkers are batched, as the graph matcher classifies nn.Dense there)."""
+    del bias  # kept out of the block, as the matcher leaves nn.Dense's (a diagonal block)
+    return kfac_jax.register_dense(y, x, kernel, variant="repeated_dense")
+
+
 class SplitDense(nn.Module):
     """``nn.Dense`` of the concatenation of ``parts`` along their last axes, without building
     it: sum_p parts[p] @ kernel[rows of part p] + bias, the parts broadcast against each other.
 
     The cost is each part's own size: a bond's radial features, the same for every orbital,
     are multiplied once per bond instead of once per (bond, orbital), and an atom's element
-    embedding once per atom instead of once per (electron, atom).
+    embedding once per atom instead of once per (electron, atom). ``kfac_tag``: register the
+    layer with KFAC (``kfac_dense_tag``; not for parameters KFAC sees through another tag,
+    such as the per-geometry GNN's).
     """
 
     features: int
+    kfac_tag: bool = False
 
     @nn.compact
     def __call__(self, parts: list[jnp.ndarray]) -> jnp.ndarray:
@@ -42,7 +63,12 @@ class SplitDense(nn.Module):
         total = bias.astype(dtype)
         for part, start, size in zip(parts, starts, sizes):
             total = total + jnp.dot(part.astype(dtype), kernel[start:start + size].astype(dtype))
-        return total
+        if not self.kfac_tag:
+            return total
+        shape = total.shape[:-1]
+        x = jnp.concatenate([jnp.broadcast_to(part, shape + part.shape[-1:]).astype(dtype)
+                             for part in parts], axis=-1)
+        return kfac_dense_tag(total, x, kernel, bias)
 
 
 class DenseParameters(nn.Module):
@@ -58,9 +84,12 @@ class DenseParameters(nn.Module):
 
 def stacked_dense(layers: list[DenseParameters], x: jnp.ndarray) -> jnp.ndarray:
     """Every layer applied to the same input x [..., F] -> [..., len(layers), features], in
-    one matmul with the kernels side by side (the same as stacking the layers' outputs)."""
+    one matmul with the kernels side by side (the same as stacking the layers' outputs);
+    each layer registered with KFAC (``kfac_dense_tag``)."""
     kernels, biases = zip(*(layer(x.shape[-1]) for layer in layers))
     kernel = jnp.concatenate(kernels, axis=1)
     dtype = jnp.result_type(x, kernel)
     y = jnp.dot(x, kernel.astype(dtype)) + jnp.concatenate(biases).astype(dtype)
-    return y.reshape(x.shape[:-1] + (len(layers), layers[0].features))
+    y = y.reshape(x.shape[:-1] + (len(layers), layers[0].features))
+    return jnp.stack([kfac_dense_tag(y[..., index, :], x, kernels[index], biases[index])
+                      for index in range(len(layers))], axis=-2)

@@ -12,6 +12,7 @@ from typing import Callable, NamedTuple
 import folx
 import jax
 import jax.numpy as jnp
+import kfac_jax
 from folx.api import FwdJacobian, FwdLaplArray
 
 from foundation_wf.ansatz.embedding import same_spin_pairs
@@ -187,6 +188,17 @@ def contraction_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
 
 
 folx.register_function("pair_contraction_with_jets", contraction_jets)
+
+
+def kfac_tag_jets(args, kwargs, sparsity_threshold):
+    """folx rule of KFAC's layer tags (``ansatz.layers.kfac_dense_tag``): the identity on the
+    tagged output, as outside KFAC (folx would otherwise take the tag's full Hessian)."""
+    del sparsity_threshold
+    [output] = kfac_jax.layers_and_loss_tags.layer_tag.layer_data(args, kwargs).outputs
+    return output
+
+
+folx.register_function(kfac_jax.layers_and_loss_tags.layer_tag, kfac_tag_jets)
 
 
 def kinetic_energy(parts: LocalParts, electrons: jnp.ndarray,
