@@ -61,11 +61,17 @@ def tiny_setup(symbols, coords, n_walkers):
 
 def test_local_parts_forward_laplacian_matches_the_loop():
     """The forward Laplacian from local jets (each electron's features in its 3 coordinates,
-    pair features in r_ij^2, their row sums and contractions with electron-dependent values)
-    equals the loop over all 3N coordinates, for spins 3 up and 2 down (float64)."""
-    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    pair features in r_ij^2, their row sums and contractions with electron-dependent values,
+    sums weighted by one-electron features, broadcast or not) equals the loop over all 3N
+    coordinates, for spins 3 up and 2 down (float64)."""
+    keys = jax.random.split(jax.random.PRNGKey(3), 4)
     weights = jax.random.normal(keys[0], (3, 4))
+    centres = jax.random.normal(keys[2], (2, 3, 3))
     rates = jnp.array([0.3, 0.7, 1.1, 1.9])
+
+    def electron(x):
+        distance_sq = jnp.sum((x[:, None, None] - centres) ** 2, axis=-1)  # [M, 2, 3]
+        return jnp.tanh(x @ weights), {"envelope": jnp.exp(-distance_sq)}
 
     def pair(distance_sq, same_spin):
         sign = jnp.where(same_spin, 1.0, -0.5)
@@ -73,12 +79,14 @@ def test_local_parts_forward_laplacian_matches_the_loop():
         contracted = {"filters": sign[..., None] * jnp.tanh(distance_sq[..., None] * rates)}
         return summed, contracted
 
-    def combine(one, sums, contract):
+    def combine(one, sums, contract, weigh):
         mixed = contract(lambda c: c["filters"], jnp.sin(one) * sums[1][:, None])
-        return jnp.sum(jnp.tanh(mixed + one)) + jnp.sum(sums[0] ** 2)
+        h = jnp.tanh(mixed + one)
+        weighted = (weigh(lambda w: w["envelope"], h[:, :3].reshape(-1, 1, 3))
+                    + weigh(lambda w: w["envelope"], jnp.stack([h[:, 1:], h[:, :3]], 1)))
+        return jnp.sum(h) + jnp.sum(sums[0] ** 2) + jnp.sum(jnp.log1p(weighted**2))
 
-    parts = LocalParts(electron=lambda x: jnp.tanh(x @ weights), pair=pair, combine=combine,
-                       n_up=3)
+    parts = LocalParts(electron=electron, pair=pair, combine=combine, n_up=3)
     for electrons in jax.random.normal(keys[1], (3, 5, 3)) * 1.5:
         forward = kinetic_energy(parts, electrons, "forward")
         loop = kinetic_energy(parts, electrons, "loop")

@@ -73,11 +73,13 @@ class Ansatz:
                                  method=TransferableWavefunction.pair_features)
 
     def log_psi_from_features(self, params: dict, orbitals: OrbitalParameters,
-                              geometry: GeometryInput, one: tuple, sums: tuple,
-                              contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
-        """(sign, log|psi|) of one walker from its electron features, pair-feature row sums
-        and pair contraction (``TransferableWavefunction.local_features``)."""
-        return self.module.apply(params, orbitals, geometry, one, sums, contract,
+                              geometry: GeometryInput, h0: jnp.ndarray, sums: tuple,
+                              contract: Callable,
+                              weigh: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """(sign, log|psi|) of one walker from its electron-nucleus features, pair-feature
+        row sums, pair contraction and envelope-weighted sums
+        (``TransferableWavefunction.local_features``)."""
+        return self.module.apply(params, orbitals, geometry, h0, sums, contract, weigh,
                                  method=TransferableWavefunction.log_psi_from_features)
 
     def batch_slater_matrices(self, params: dict, geometry: GeometryInput,

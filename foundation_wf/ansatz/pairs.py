@@ -1,4 +1,5 @@
-"""Sums over an electron's neighbours of electron-pair features.
+"""Sums over an electron's neighbours of electron-pair features, and sums weighted by an
+electron's own features.
 
 Pair features enter the wavefunction only through two kinds of sums over the other
 electrons j != i (what makes the forward Laplacian's pair jets cheap,
@@ -63,3 +64,12 @@ def contraction(pair_tree) -> Callable:
     shape."""
     # A broadcast product summed over j: XLA's CPU batched matmuls are slow at these sizes.
     return lambda select, v: jnp.sum(off_diagonal(select(pair_tree)) * v[None], axis=1)
+
+
+def weighted_sums(electron_tree) -> Callable:
+    """weigh(select, t) = sum over the last axis of select(electron_tree) * t: select picks
+    one leaf [N, ...] of a pytree of one-electron features (row i a function of electron i
+    only), t [N, ...] broadcasts against it (and depends on all electrons). The forward
+    Laplacian differentiates the leaf in its own electron's 3 coordinates only
+    (``vmc.hamiltonian.LocalParts``)."""
+    return lambda select, t: jnp.sum(select(electron_tree) * t, axis=-1)

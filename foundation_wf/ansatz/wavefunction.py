@@ -18,16 +18,17 @@ the Slater matrix is block diagonal, det = det_A det_B, and with one determinant
 psi(A+B) = +-psi(A) psi(B).
 
 Stages (``log_psi``): what depends on one electron only (``electron_features``: its
-electron-nucleus features, envelopes and offsets to the nuclei), what depends on one electron
-pair only (``pair_features``, functions of r_ij^2 and the pair's spin relation, used only
-through sums over each electron's neighbours), then the rest (``log_psi_from_features``). The
-forward Laplacian differentiates the first two in 3 coordinates or one variable instead of 3N
+electron-nucleus features, and the envelope weights, used only through sums over atoms or
+p channels weighted by them), what depends on one electron pair only (``pair_features``,
+functions of r_ij^2 and the pair's spin relation, used only through sums over each
+electron's neighbours), then the rest (``log_psi_from_features``). The forward Laplacian
+differentiates the first two in 3 coordinates or one variable instead of 3N
 (``vmc.hamiltonian.LocalParts``).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -36,10 +37,23 @@ import jax.numpy as jnp
 from foundation_wf.ansatz.embedding import ElectronEmbedding, electron_spins, same_spin_pairs
 from foundation_wf.ansatz.geometry import GeometryInput
 from foundation_wf.ansatz.gnn import OrbitalGNN, OrbitalParameters, orbital_parameters
-from foundation_wf.ansatz.pairs import contraction, row_sums, squared_distances
+from foundation_wf.ansatz.pairs import (contraction, row_sums, squared_distances,
+                                        weighted_sums)
 from foundation_wf.ansatz.presets import ModelConfig
 from foundation_wf.ansatz.radial import NORM_EPSILON_SQ, safe_norm, smooth_cutoff
 from foundation_wf.hf.settings import DescriptorSettings
+
+
+class OrbitalEnvelopes(NamedTuple):
+    """An electron's envelope weights of the Slater entries, [M, 2, n_det, K, L] for
+    electrons [M, 3]: Phi_ik = sum_I scalar_ikI <h_i, f_Ik> + sum_p directional_ikp q_ip.
+
+    scalar: exp(-alpha_Ik |r_i - R_I|) c(|r_i - R_I|), I (atoms) last;
+    directional: sum_I scalar_ikI (U_Ikp . (r_i - R_I)), p (channels) last.
+    """
+
+    scalar: jnp.ndarray
+    directional: jnp.ndarray
 
 
 def log_sum_det(signs: jnp.ndarray, logdets: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -103,16 +117,23 @@ class TransferableWavefunction(nn.Module):
     def electron_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
                           electrons: jnp.ndarray) -> tuple:
         """What depends on one electron's position only, for electrons [M, 3] bohr (row m a
-        function of electrons[m]): the electron-nucleus features h0 [M, W], the orbitals'
-        envelopes exp(-alpha |r_i - R_I|) c(|r_i - R_I|) [M, 2, n_det, A, K] and the offsets
-        r_i - R_I [M, A, 3]."""
+        function of electrons[m]): (h0, OrbitalEnvelopes), the electron-nucleus features
+        h0 [M, W] and the orbitals' envelope weights, which the network uses only through
+        ``pairs.weighted_sums``."""
         h0 = self.embedding.electron_nucleus_features(electrons, geometry.coords,
                                                       geometry.element_index)
         offset = electrons[:, None] - geometry.coords[None]  # [M, A, 3]
         distance = safe_norm(offset)  # [M, A]
-        envelope = (jnp.exp(-orbitals.exponents[None] * distance[:, None, None, :, None])
-                    * smooth_cutoff(distance, self.config.orbital_cutoff)[:, None, None, :, None])
-        return h0, envelope, offset
+        # Atoms last: [M, 2, n_det, K, A].
+        envelope = (jnp.exp(-jnp.swapaxes(orbitals.exponents, -1, -2)[None]
+                            * distance[:, None, None, None, :])
+                    * smooth_cutoff(distance, self.config.orbital_cutoff)[:, None, None, None, :])
+        # U_Ikp . (r_i - R_I), then summed over atoms with the envelopes: broadcast products
+        # (XLA's CPU batched matmuls are slow at these sizes).
+        directions = jnp.moveaxis(orbitals.directions, 2, 3)  # [2, n_det, K, A, P, 3]
+        projected = jnp.sum(directions[None] * offset[:, None, None, None, :, None, :], axis=-1)
+        directional = jnp.sum(envelope[..., None] * projected, axis=4)  # [M, 2, n_det, K, P]
+        return h0, OrbitalEnvelopes(envelope, directional)
 
     def pair_features(self, distance_sq: jnp.ndarray, same_spin: jnp.ndarray) -> tuple:
         """What depends on one electron pair only, from its squared distance r_ij^2 [...]
@@ -127,26 +148,26 @@ class TransferableWavefunction(nn.Module):
 
     def local_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
                        electrons: jnp.ndarray) -> tuple:
-        """(electron_features of each electron, row sums of the summed pair features [N],
-        contraction of the contracted ones): the arguments of ``log_psi_from_features``."""
+        """(h0, row sums of the summed pair features [N], contraction of the contracted
+        ones, weighted sums of the envelopes): the arguments of ``log_psi_from_features``."""
         n = electrons.shape[0]
         summed, contracted = self.pair_features(squared_distances(electrons),
                                                 same_spin_pairs(geometry.n_up, n))
-        return (self.electron_features(orbitals, geometry, electrons), row_sums(summed),
-                contraction(contracted))
+        h0, envelopes = self.electron_features(orbitals, geometry, electrons)
+        return h0, row_sums(summed), contraction(contracted), weighted_sums(envelopes)
 
     def slater_and_embedding(self, orbitals: OrbitalParameters, geometry: GeometryInput,
-                             one: tuple, sums: tuple,
-                             contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+                             h0: jnp.ndarray, sums: tuple, contract: Callable,
+                             weigh: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
         """(Phi [n_det, N, N], electron features h [N, W]) from ``local_features``."""
         cfg = self.config
-        h0, envelope, offset = one
         h = self.embedding.message_passing(h0, sums[0], contract)
         n = h.shape[0]
         q = self.direction_weights(h).reshape(n, 2, cfg.n_determinants, cfg.p_channels)
-        scalar = jnp.einsum("iD,sdakD->isdak", h, orbitals.features)
-        directional = jnp.einsum("isdp,sdakpx,iax->isdak", q, orbitals.directions, offset)
-        phi = jnp.sum(envelope * (scalar + directional), axis=3)  # [N, 2, n_det, K]
+        # <h_i, f_Ik> for every atom I, with I last: [N, 2, n_det, K, A].
+        scalar = jnp.einsum("iD,sdkaD->isdka", h, jnp.swapaxes(orbitals.features, 2, 3))
+        phi = (weigh(lambda e: e.scalar, scalar)
+               + weigh(lambda e: e.directional, q[:, :, :, None, :]))  # [N, 2, n_det, K]
         phi = jnp.moveaxis(phi, 0, 2)  # [2, n_det, N, K]
         relation = spin_relation(geometry.n_up, n)
         down_electron = electron_spins(geometry.n_up, n)[:, None]
@@ -160,10 +181,10 @@ class TransferableWavefunction(nn.Module):
             orbitals, geometry, *self.local_features(orbitals, geometry, electrons))[0]
 
     def log_psi_from_features(self, orbitals: OrbitalParameters, geometry: GeometryInput,
-                              one: tuple, sums: tuple,
-                              contract: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+                              h0: jnp.ndarray, sums: tuple, contract: Callable,
+                              weigh: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
         """(sign, log|psi|) of one walker from ``local_features``."""
-        phi, h = self.slater_and_embedding(orbitals, geometry, one, sums, contract)
+        phi, h = self.slater_and_embedding(orbitals, geometry, h0, sums, contract, weigh)
         signs, logdets = jnp.linalg.slogdet(phi)
         sign, log_abs = log_sum_det(signs, logdets)
         cusp = 0.5 * jnp.sum(sums[1])

@@ -17,7 +17,7 @@ from folx.api import FwdJacobian, FwdLaplArray
 
 from foundation_wf.ansatz.embedding import same_spin_pairs
 from foundation_wf.ansatz.pairs import (contraction, off_diagonal, row_sums, squared_distances,
-                                        symmetric_from_pairs, unordered_pairs)
+                                        symmetric_from_pairs, unordered_pairs, weighted_sums)
 
 LAPLACIANS = ("forward", "loop")
 
@@ -40,22 +40,26 @@ def potential_energy(electrons: jnp.ndarray, coords: jnp.ndarray,
 class LocalParts(NamedTuple):
     """log|psi| of one walker split by what each part depends on:
 
-        log|psi|(x) = combine(electron(x), row_sums(summed), contraction(contracted)),
+        log|psi|(x) = combine(direct, row_sums(summed), contraction(contracted),
+                              weighted_sums(weights)),
+        (direct, weights) = electron(x),
         (summed, contracted) = pair(|x_i - x_j|^2, same_spin_ij) for every ordered pair
 
-    electron: electrons [M, 3] bohr -> pytree of [M, ...] arrays, row m a function of
-      electrons[m] only;
+    electron: electrons [M, 3] bohr -> (direct, weights), pytrees of [M, ...] arrays, row m a
+      function of electrons[m] only;
     pair: (squared distances [...] bohr^2, same-spin flags [...]) -> (summed, contracted),
       pytrees of [..., ...] arrays, elementwise over the leading axes;
-    combine: (electron features, row sums sum_{j != i} summed_ij [N, ...], contract) ->
-      log|psi|, where contract(select, v) = sum_{j != i} select(contracted)_ij v_j
-      (``ansatz.pairs``): select indexes trailing axes only, and v [N, ...] depends on the
+    combine: (direct, row sums sum_{j != i} summed_ij [N, ...], contract, weigh) -> log|psi|,
+      where contract(select, v) = sum_{j != i} select(contracted)_ij v_j and
+      weigh(select, t) = sum over the last axis of select(weights) * t (``ansatz.pairs``):
+      select indexes trailing axes only, and v [N, ...] and t [N, ...] depend on the
       electrons;
     n_up: the number of up electrons (the first n_up rows).
 
     The forward Laplacian takes the electron part's derivatives in each electron's 3
     coordinates and the pair part's in its one variable s (not in all 3N), and never builds
-    the pair features' 3N-long gradients (``row_sum_jet``, ``pair_contraction_with_jets``).
+    the pair features' or the weights' 3N-long gradients (``row_sum_jet``,
+    ``pair_contraction_with_jets``, ``weighted_sum_with_jets``).
     """
 
     electron: Callable
@@ -65,16 +69,19 @@ class LocalParts(NamedTuple):
 
     def log_abs(self, electrons: jnp.ndarray) -> jnp.ndarray:
         """log|psi| of electrons [N, 3] bohr."""
+        direct, weights = self.electron(electrons)
         summed, contracted = self.pair(squared_distances(electrons),
                                        same_spin_pairs(self.n_up, electrons.shape[0]))
-        return self.combine(self.electron(electrons), row_sums(summed), contraction(contracted))
+        return self.combine(direct, row_sums(summed), contraction(contracted),
+                            weighted_sums(weights))
 
 
 def whole_function(log_abs: Callable[[jnp.ndarray], jnp.ndarray]) -> LocalParts:
     """A log|psi| of the flat coordinates [3N] as LocalParts with no local part."""
-    return LocalParts(electron=lambda electrons: electrons,
+    return LocalParts(electron=lambda electrons: (electrons, ()),
                       pair=lambda distance_sq, same_spin: ((), ()),
-                      combine=lambda electrons, sums, contract: log_abs(electrons.reshape(-1)),
+                      combine=lambda electrons, sums, contract, weigh: log_abs(
+                          electrons.reshape(-1)),
                       n_up=0)
 
 
@@ -82,12 +89,14 @@ def _is_jet(x) -> bool:
     return isinstance(x, FwdLaplArray)
 
 
-def electron_jets(electron: Callable, electrons: jnp.ndarray):
-    """The electron part's values, gradients and Laplacians in all 3N coordinates, from
-    derivatives in each electron's own 3: pytree of FwdLaplArray with Jacobians [3N, N, ...]."""
+def electron_jets(electron: Callable, electrons: jnp.ndarray) -> tuple:
+    """The electron part's derivatives from those in each electron's own 3 coordinates:
+    (direct, weights), direct a pytree of FwdLaplArray in all 3N coordinates (Jacobians
+    [3N, N, ...]), weights three pytrees (values [N, ...], gradients [N, 3, ...] in the row's
+    own electron, Laplacians [N, ...]) for ``weighted_sum_with_jets``."""
     n = electrons.shape[0]
     one_row = lambda r: jax.tree_util.tree_map(lambda a: a[0], electron(r[None]))  # noqa: E731
-    local = jax.vmap(folx.forward_laplacian(one_row, disable_jit=True))(electrons)
+    direct, weights = jax.vmap(folx.forward_laplacian(one_row, disable_jit=True))(electrons)
     eye = jnp.eye(n, dtype=electrons.dtype)
 
     def lift(jet):
@@ -95,7 +104,9 @@ def electron_jets(electron: Callable, electrons: jnp.ndarray):
         return FwdLaplArray(jet.x, FwdJacobian.from_dense(jacobian.reshape((3 * n,) + jet.shape)),
                             jet.laplacian)
 
-    return jax.tree_util.tree_map(lift, local, is_leaf=_is_jet)
+    fields = [jax.tree_util.tree_map(field, weights, is_leaf=_is_jet) for field in (
+        lambda jet: jet.x, lambda jet: jet.jacobian.dense_array, lambda jet: jet.laplacian)]
+    return jax.tree_util.tree_map(lift, direct, is_leaf=_is_jet), fields
 
 
 class PairJet(NamedTuple):
@@ -190,6 +201,47 @@ def contraction_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
 folx.register_function("pair_contraction_with_jets", contraction_jets)
 
 
+@jax.jit
+def weighted_sum_with_jets(value: jnp.ndarray, gradient: jnp.ndarray, laplacian: jnp.ndarray,
+                           t: jnp.ndarray) -> jnp.ndarray:
+    """sum over the last axis of w * t for one-electron weights w (value [N, ...], gradient
+    [N, 3, ...] in row i's own electron, Laplacian [N, ...]) and t [N, ...] broadcasting
+    against them. Inside folx's forward Laplacian its derivatives come from
+    ``weighted_sum_jets`` (registered under this name)."""
+    del gradient, laplacian  # used by weighted_sum_jets only
+    return jnp.sum(value * t, axis=-1)
+
+
+def weighted_sum_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
+    """folx rule of ``weighted_sum_with_jets``: y_i = sum_a w_ia t_ia with t's gradient
+    [3N, N, ...] and w_i's in electron i's 3 coordinates only.
+
+    With W_iac = dw_ia/dr_ic and T[k, c, i, a] = dt_ia/dr_kc:
+      dy_i/dr_kc = delta_ki sum_a W_iac t_ia + sum_a w_ia T[k, c, i, a]
+      lap y_i = sum_a (lap w_ia t_ia + w_ia lap t_ia + 2 sum_c W_iac T[i, c, i, a])
+    w's 3N-long gradient, mostly zeros, is never built.
+    """
+    del kwargs, sparsity_threshold
+    value, gradient, laplacian, t = args
+    if any(_is_jet(a) for a in (value, gradient, laplacian)) or not _is_jet(t):
+        raise TypeError("weighted_sum_with_jets: the weights' jets must be constant to folx "
+                        "and t must depend on the electrons")
+    n = value.shape[0]
+    t_gradient = t.jacobian.dense_array.reshape((n, 3) + t.shape)  # [k, c, i, ...]
+    y = jnp.sum(value * t.x, axis=-1)
+    own = jnp.moveaxis(jnp.sum(gradient * t.x[:, None], axis=-1), 1, 0)  # [c, i, ...]
+    eye = jnp.eye(n, dtype=bool).reshape((n, 1, n) + (1,) * (own.ndim - 2))
+    grad = (jnp.where(eye, own[None], 0.0)
+            + jnp.sum(value[None, None] * t_gradient, axis=-1))  # [k, c, i, ...]
+    t_own = t_gradient[jnp.arange(n), :, jnp.arange(n)]  # [i, c, ...]: dt_i/dr_ic
+    lap = jnp.sum(laplacian * t.x + value * t.laplacian
+                  + 2.0 * jnp.sum(gradient * t_own, axis=1), axis=-1)
+    return FwdLaplArray(y, FwdJacobian.from_dense(grad.reshape((3 * n,) + y.shape)), lap)
+
+
+folx.register_function("weighted_sum_with_jets", weighted_sum_jets)
+
+
 def kfac_tag_jets(args, kwargs, sparsity_threshold):
     """folx rule of KFAC's layer tags (``ansatz.layers.kfac_dense_tag``): the identity on the
     tagged output, as outside KFAC (folx would otherwise take the tag's full Hessian)."""
@@ -206,25 +258,29 @@ def kinetic_energy(parts: LocalParts, electrons: jnp.ndarray,
     """-1/2 (lap + |grad|^2) of log|psi| at electrons [N, 3] bohr (hartree).
 
     "forward": folx's forward Laplacian of ``parts.combine``, fed the electron part's jets
-    (``electron_jets``), the row sums of the summed pair part (``row_sum_jet``) and the
-    contracted pair part's PairJets (``pair_contraction_with_jets``). "loop": a
-    jvp-over-grad loop over the 3N coordinates of ``parts.log_abs`` (the reference).
+    (``electron_jets``), the row sums of the summed pair part (``row_sum_jet``), the
+    contracted pair part's PairJets (``pair_contraction_with_jets``) and the weights' jets in
+    their own electron's coordinates (``weighted_sum_with_jets``). "loop": a jvp-over-grad
+    loop over the 3N coordinates of ``parts.log_abs`` (the reference).
     """
     if laplacian == "forward":
         summed, contracted = pair_jets(parts.pair, electrons, parts.n_up)
         sums = jax.tree_util.tree_map(row_sum_jet, summed,
                                       is_leaf=lambda x: isinstance(x, PairJet))
-        fields = [jax.tree_util.tree_map(lambda jet, i=i: jet[i], contracted,
-                                         is_leaf=lambda x: isinstance(x, PairJet))
-                  for i in range(3)]
+        pair_fields = [jax.tree_util.tree_map(lambda jet, i=i: jet[i], contracted,
+                                              is_leaf=lambda x: isinstance(x, PairJet))
+                       for i in range(3)]
+        direct, weight_fields = electron_jets(parts.electron, electrons)
 
-        def combine(one, sums, fields):
+        def combine(direct, sums, pair_fields, weight_fields):
             contract = lambda select, v: pair_contraction_with_jets(  # noqa: E731
-                *(select(field) for field in fields), v)
-            return parts.combine(one, sums, contract)
+                *(select(field) for field in pair_fields), v)
+            weigh = lambda select, t: weighted_sum_with_jets(  # noqa: E731
+                *(select(field) for field in weight_fields), t)
+            return parts.combine(direct, sums, contract, weigh)
 
         result = folx.forward_laplacian(combine, disable_jit=True)(
-            electron_jets(parts.electron, electrons), sums, fields)
+            direct, sums, pair_fields, weight_fields)
         return -0.5 * (result.laplacian + jnp.sum(result.jacobian.dense_array ** 2))
     if laplacian == "loop":
         shape = electrons.shape

@@ -64,8 +64,8 @@ def local_parts(ansatz: Ansatz, params: dict, orbitals, geometry) -> LocalParts:
         electron=lambda x: ansatz.electron_features(params, orbitals, geometry, x),
         pair=lambda distance_sq, same_spin: ansatz.pair_features(params, distance_sq,
                                                                  same_spin),
-        combine=lambda one, sums, contract: ansatz.log_psi_from_features(
-            params, orbitals, geometry, one, sums, contract)[1],
+        combine=lambda direct, sums, contract, weigh: ansatz.log_psi_from_features(
+            params, orbitals, geometry, direct, sums, contract, weigh)[1],
         n_up=geometry.n_up)
 
 
