@@ -74,8 +74,8 @@ class ElectronEmbedding(nn.Module):
         cfg = self.config
         self.element_embed = nn.Embed(self.n_elements, cfg.element_embedding)
         # Dense layers (``ansatz.layers``: nn.Dense's parameters and KFAC blocks, inputs
-        # taken in parts or layers applied together). Parameter names filter_l, value_l, one_l (lists are named
-        # attribute_index).
+        # taken in parts or layers applied together). Parameter names filter_l, value_l,
+        # one_l (lists are named attribute_index).
         self.electron_nucleus = SplitDense(cfg.embedding_width, kfac_tag=True)
         self.filter = [DenseParameters(cfg.pair_width) for _ in range(cfg.embedding_layers)]
         self.value = [SplitDense(cfg.pair_width, kfac_tag=True)

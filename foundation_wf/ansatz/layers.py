@@ -10,9 +10,9 @@ KFAC's graph matcher recognises only a plain dense layer (a parameter kernel in 
 plus a bias), so layers applied per electron register themselves instead
 (``kfac_dense_tag``): the tag names the layer's kernel and (concatenated) input, exactly
 what the matcher finds for nn.Dense, and so gives it the same Kronecker-factored curvature
-block (the bias, as for nn.Dense, gets a diagonal one). Tags are the identity outside KFAC (the input's
-concatenation is dead code there); folx's forward Laplacian passes them through
-(``vmc.hamiltonian``).
+block (the bias, as for nn.Dense, gets a diagonal one). Tags are the identity outside KFAC
+(the input's concatenation is dead code there); folx's forward Laplacian passes them
+through (``vmc.hamiltonian``).
 """
 
 from __future__ import annotations

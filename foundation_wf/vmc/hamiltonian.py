@@ -157,6 +157,18 @@ def row_sum_jet(jet: PairJet) -> FwdLaplArray:
                         2.0 * jnp.sum(off_diagonal(jet.laplacian), axis=1))
 
 
+def rule_arguments(args, name: str) -> tuple:
+    """(local jet fields, x, x's gradient [N, 3, N, ...]) of a folx rule's arguments: three
+    local jet fields, constant to folx, then one FwdLaplArray x [N, ...] in all 3N
+    coordinates (the gradient reshaped as [k, a, i, ...] = dx_i/dr_ka)."""
+    *fields, x = args
+    if any(_is_jet(a) for a in fields) or not _is_jet(x):
+        raise TypeError(f"{name}: the local jets must be constant to folx and the last "
+                        "argument must depend on the electrons")
+    n = x.shape[0]
+    return fields, x, x.jacobian.dense_array.reshape((n, 3) + x.shape)
+
+
 @jax.jit
 def pair_contraction_with_jets(value: jnp.ndarray, slope: jnp.ndarray, laplacian: jnp.ndarray,
                                v: jnp.ndarray) -> jnp.ndarray:
@@ -177,13 +189,9 @@ def contraction_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
     The one term of size 3N x N^2 is a contraction; P's 3N-long gradient is never built.
     """
     del kwargs, sparsity_threshold
-    value, slope, laplacian, v = args
-    if any(_is_jet(a) for a in (value, slope, laplacian)) or not _is_jet(v):
-        raise TypeError("pair_contraction_with_jets: the pair jet must be constant to folx and "
-                        "v must depend on the electrons")
+    (value, slope, laplacian), v, v_gradient = rule_arguments(args, "pair_contraction_with_jets")
     n = value.shape[0]
     value, slope, laplacian = off_diagonal(value), off_diagonal(slope), off_diagonal(laplacian)
-    v_gradient = v.jacobian.dense_array.reshape((n, 3) + v.shape)  # [k, a, j, ...]
     # Broadcast products summed over j (XLA's CPU batched matmuls are slow at these sizes).
     y = jnp.sum(value * v.x[None], axis=1)
     slope_v = slope * v.x[None, :, None]  # [i, j, a, ...]: G_ija v_j
@@ -222,12 +230,8 @@ def weighted_sum_jets(args, kwargs, sparsity_threshold) -> FwdLaplArray:
     w's 3N-long gradient, mostly zeros, is never built.
     """
     del kwargs, sparsity_threshold
-    value, gradient, laplacian, t = args
-    if any(_is_jet(a) for a in (value, gradient, laplacian)) or not _is_jet(t):
-        raise TypeError("weighted_sum_with_jets: the weights' jets must be constant to folx "
-                        "and t must depend on the electrons")
+    (value, gradient, laplacian), t, t_gradient = rule_arguments(args, "weighted_sum_with_jets")
     n = value.shape[0]
-    t_gradient = t.jacobian.dense_array.reshape((n, 3) + t.shape)  # [k, c, i, ...]
     y = jnp.sum(value * t.x, axis=-1)
     own = jnp.moveaxis(jnp.sum(gradient * t.x[:, None], axis=-1), 1, 0)  # [c, i, ...]
     eye = jnp.eye(n, dtype=bool).reshape((n, 1, n) + (1,) * (own.ndim - 2))
