@@ -31,12 +31,11 @@ def dense_parameters(module: nn.Module, in_features: int,
     return kernel, bias
 
 
-def kfac_dense_tag(y: jnp.ndarray, x: jnp.ndarray, kernel: jnp.ndarray,
-                   bias: jnp.ndarray) -> jnp.ndarray:
+def kfac_dense_tag(y: jnp.ndarray, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     """y (= x @ kernel + bias) registered with KFAC as a dense layer of one walker's
     electrons (x [..., in] with at least one axis before the features: a "repeated" dense
-    layer once the walkers are batched, as the graph matcher classifies nn.Dense there)."""
-    del bias  # kept out of the block, as the matcher leaves nn.Dense's (a diagonal block)
+    layer once the walkers are batched, as the graph matcher classifies nn.Dense there). The
+    bias stays out of the block, as the matcher leaves nn.Dense's (a diagonal block)."""
     return kfac_jax.register_dense(y, x, kernel, variant="repeated_dense")
 
 
@@ -68,7 +67,7 @@ class SplitDense(nn.Module):
         shape = total.shape[:-1]
         x = jnp.concatenate([jnp.broadcast_to(part, shape + part.shape[-1:]).astype(dtype)
                              for part in parts], axis=-1)
-        return kfac_dense_tag(total, x, kernel, bias)
+        return kfac_dense_tag(total, x, kernel)
 
 
 class DenseParameters(nn.Module):
@@ -91,5 +90,5 @@ def stacked_dense(layers: list[DenseParameters], x: jnp.ndarray) -> jnp.ndarray:
     dtype = jnp.result_type(x, kernel)
     y = jnp.dot(x, kernel.astype(dtype)) + jnp.concatenate(biases).astype(dtype)
     y = y.reshape(x.shape[:-1] + (len(layers), layers[0].features))
-    return jnp.stack([kfac_dense_tag(y[..., index, :], x, kernels[index], biases[index])
+    return jnp.stack([kfac_dense_tag(y[..., index, :], x, kernels[index])
                       for index in range(len(layers))], axis=-2)
